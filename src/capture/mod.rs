@@ -1,0 +1,776 @@
+//! `capture`: pcap / pcapng records from any `Read` (file, gzip, stdin).
+//!
+//! The reader owns one buffer that holds at most one record (plus read-ahead),
+//! so memory stays constant whatever the file size. Records are parsed with
+//! `pcap-parser`'s nom parsers over that buffer; block lengths are checked here
+//! first (pcap-parser 0.17 underflows on a pcapng block length under 12, and
+//! its `build_ts_resolution` rejects every power-of-two resolution, so
+//! timestamps are decoded here as well).
+
+mod ts;
+
+pub use ts::Ts;
+
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
+use pcap_parser::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
+use std::fmt;
+use std::io::{self, Read};
+
+/// A link-layer header type (the pcap `LINKTYPE_*` registry). Open newtype:
+/// any number is representable, known ones have names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Linktype(pub u32);
+
+impl Linktype {
+    pub const NULL: Linktype = Linktype(0);
+    pub const ETHERNET: Linktype = Linktype(1);
+    pub const RAW_12: Linktype = Linktype(12);
+    pub const RAW_14: Linktype = Linktype(14);
+    pub const LOOP: Linktype = Linktype(108);
+    pub const RAW: Linktype = Linktype(101);
+    pub const LINUX_SLL: Linktype = Linktype(113);
+    pub const IPV4: Linktype = Linktype(228);
+    pub const IPV6: Linktype = Linktype(229);
+    pub const LINUX_SLL2: Linktype = Linktype(276);
+
+    /// The registry number with the FCS-length/flag bits (pcap "LINKTYPE_EXT")
+    /// stripped: the low 16 bits.
+    pub fn base(self) -> Linktype {
+        Linktype(self.0 & 0xffff)
+    }
+
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.base().0 {
+            0 => "NULL",
+            1 => "ETHERNET",
+            12 | 14 | 101 => "RAW",
+            108 => "LOOP",
+            113 => "LINUX_SLL",
+            228 => "IPV4",
+            229 => "IPV6",
+            276 => "LINUX_SLL2",
+            105 => "IEEE802_11",
+            127 => "IEEE802_11_RADIOTAP",
+            239 => "NFLOG",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Linktype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "{} ({})", n, self.0),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// Container format of a capture file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    Pcapng,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::Pcapng => "pcapng",
+        }
+    }
+}
+
+/// Limits of the capture reader.
+#[derive(Clone, Debug)]
+pub struct CaptureLimits {
+    /// Largest record (pcap caplen) or pcapng block accepted. Larger is an
+    /// error at that offset (Wireshark's own limit for packets is 256 KiB).
+    pub max_record_bytes: usize,
+}
+
+impl Default for CaptureLimits {
+    fn default() -> Self {
+        CaptureLimits {
+            max_record_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A fatal problem reading a capture: everything before `offset` was read.
+#[derive(Debug)]
+pub struct CaptureError {
+    pub offset: u64,
+    pub kind: CaptureErrorKind,
+}
+
+#[derive(Debug)]
+pub enum CaptureErrorKind {
+    /// The first bytes are not a pcap or pcapng magic number.
+    NotACapture(String),
+    /// A record or block header that cannot be right.
+    Corrupt(String),
+    /// Reading failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            CaptureErrorKind::NotACapture(m) => write!(f, "not a pcap or pcapng file: {m}"),
+            CaptureErrorKind::Corrupt(m) => write!(f, "corrupt capture at byte {}: {m}", self.offset),
+            CaptureErrorKind::Io(e) => write!(f, "read error at byte {}: {e}", self.offset),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// Something the reader noticed and went on from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureWarning {
+    pub offset: u64,
+    pub message: String,
+}
+
+/// One captured packet.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// 1-based frame number, as Wireshark numbers it.
+    pub frame: u64,
+    pub ts: Ts,
+    pub linktype: Linktype,
+    /// Captured bytes (possibly fewer than `orig_len`).
+    pub data: &'a [u8],
+    pub orig_len: u32,
+    /// Byte offset of the record in the (decompressed) file.
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Iface {
+    linktype: Linktype,
+    snaplen: u32,
+    /// Units per second.
+    per_sec: u64,
+    digits: u8,
+    offset_secs: i64,
+}
+
+enum State {
+    Pcap {
+        big_endian: bool,
+        modified: bool,
+        linktype: Linktype,
+        per_sec: u64,
+        digits: u8,
+    },
+    Pcapng {
+        big_endian: bool,
+        ifaces: Vec<Iface>,
+    },
+}
+
+const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
+const BLOCK_OBSOLETE_PACKET: u32 = 2;
+const BLOCK_IDB: u32 = 1;
+const BLOCK_SPB: u32 = 3;
+const BLOCK_EPB: u32 = 6;
+
+/// Streaming reader of pcap and pcapng records.
+pub struct CaptureReader<R: Read> {
+    src: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+    format: Format,
+    state: State,
+    frame: u64,
+    limits: CaptureLimits,
+    /// Link types seen (in order of first appearance).
+    pub linktypes: Vec<Linktype>,
+    /// Set when the file ended inside a record or block.
+    pub truncated_at: Option<u64>,
+    pub warnings: Vec<CaptureWarning>,
+    /// Cap on stored warnings (the rest are counted).
+    pub warnings_dropped: u64,
+    pending: Option<Pending>,
+}
+
+const READ_CHUNK: usize = 256 * 1024;
+const MAX_WARNINGS: usize = 100;
+
+fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
+    let mut a = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        a.copy_from_slice(s);
+    }
+    if big {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Read the file header and get ready for records.
+    pub fn new(src: R, limits: CaptureLimits) -> Result<Self, CaptureError> {
+        let mut r = CaptureReader {
+            src,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+            format: Format::Pcap,
+            state: State::Pcapng {
+                big_endian: false,
+                ifaces: Vec::new(),
+            },
+            frame: 0,
+            limits,
+            linktypes: Vec::new(),
+            truncated_at: None,
+            warnings: Vec::new(),
+            warnings_dropped: 0,
+            pending: None,
+        };
+        r.fill(4)?;
+        let avail = r.end - r.start;
+        if avail < 4 {
+            let what = if avail == 0 {
+                "the file is empty".to_string()
+            } else {
+                format!("the file is only {avail} byte(s) long")
+            };
+            return Err(r.err(CaptureErrorKind::NotACapture(what)));
+        }
+        let magic_le = u32_at(&r.buf, r.start, false);
+        let magic_be = u32_at(&r.buf, r.start, true);
+        match magic_be {
+            0xa1b2c3d4 | 0xa1b23c4d | 0xa1b2cd34 | 0xd4c3b2a1 | 0x4d3cb2a1 | 0x34cdb2a1 => {
+                r.read_pcap_header()?;
+            }
+            PCAPNG_SHB => {
+                r.format = Format::Pcapng;
+            }
+            _ => {
+                let hint = if r.buf[r.start..r.start + 2] == [0x1f, 0x8b] {
+                    " (gzip data inside gzip?)"
+                } else {
+                    ""
+                };
+                return Err(r.err(CaptureErrorKind::NotACapture(format!(
+                    "unknown magic number 0x{magic_le:08x}{hint}"
+                ))));
+            }
+        }
+        Ok(r)
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Byte offset of the next unread byte.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
+    fn err(&self, kind: CaptureErrorKind) -> CaptureError {
+        CaptureError {
+            offset: self.offset,
+            kind,
+        }
+    }
+
+    fn warn(&mut self, offset: u64, message: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(CaptureWarning { offset, message });
+        } else {
+            self.warnings_dropped += 1;
+        }
+    }
+
+    fn note_linktype(&mut self, lt: Linktype) {
+        if !self.linktypes.contains(&lt) && self.linktypes.len() < 64 {
+            self.linktypes.push(lt);
+        }
+    }
+
+    /// Make at least `need` bytes available from `start`, unless the input ends.
+    /// Short reads are retried; only a 0-byte read is the end.
+    fn fill(&mut self, need: usize) -> Result<(), CaptureError> {
+        if self.end - self.start >= need {
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < need {
+            self.buf.resize(need.max(READ_CHUNK), 0);
+        }
+        while self.end < need && !self.eof {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.err(CaptureErrorKind::Io(e))),
+            }
+        }
+        Ok(())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+        // Give back memory after an unusually large record.
+        if self.start == self.end && self.buf.len() > 4 * READ_CHUNK {
+            self.buf = vec![0; READ_CHUNK];
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    fn read_pcap_header(&mut self) -> Result<(), CaptureError> {
+        self.fill(24)?;
+        if self.end - self.start < 24 {
+            self.truncated_at = Some(self.offset);
+            return Err(self.err(CaptureErrorKind::Corrupt(
+                "the file ends inside the 24-byte pcap header".into(),
+            )));
+        }
+        let h = match pcap_parser::parse_pcap_header(&self.buf[self.start..self.end]) {
+            Ok((_, h)) => h,
+            Err(e) => {
+                return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                    "bad pcap header: {e:?}"
+                ))))
+            }
+        };
+        let nsec = h.is_nanosecond_precision();
+        let lt = Linktype(h.network.0 as u32);
+        self.note_linktype(lt);
+        self.state = State::Pcap {
+            big_endian: h.is_bigendian(),
+            modified: h.is_modified_format(),
+            linktype: lt,
+            per_sec: if nsec { 1_000_000_000 } else { 1_000_000 },
+            digits: if nsec { 9 } else { 6 },
+        };
+        self.format = Format::Pcap;
+        self.consume(24);
+        Ok(())
+    }
+
+    /// The next packet record, `Ok(None)` at the end of the file (check
+    /// `truncated_at` for an incomplete last record).
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
+        loop {
+            match self.format {
+                Format::Pcap => return self.next_pcap(),
+                Format::Pcapng => {
+                    // Non-packet blocks return Ok(false); loop until a packet.
+                    match self.next_pcapng_block()? {
+                        Some(true) => {
+                            return Ok(self.pending_pcapng_record());
+                        }
+                        Some(false) => continue,
+                        None => return Ok(None),
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_pcap(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
+        let (big, modified, linktype, per_sec, digits) = match &self.state {
+            State::Pcap {
+                big_endian,
+                modified,
+                linktype,
+                per_sec,
+                digits,
+            } => (*big_endian, *modified, *linktype, *per_sec, *digits),
+            State::Pcapng { .. } => return Ok(None),
+        };
+        let hdr = if modified { 24 } else { 16 };
+        self.fill(hdr)?;
+        let avail = self.end - self.start;
+        if avail == 0 {
+            return Ok(None);
+        }
+        if avail < hdr {
+            self.truncated_at = Some(self.offset);
+            return Ok(None);
+        }
+        let caplen = u32_at(&self.buf, self.start + 8, big) as usize;
+        if caplen > self.limits.max_record_bytes {
+            return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                "record {} claims {} captured bytes (limit {})",
+                self.frame + 1,
+                caplen,
+                self.limits.max_record_bytes
+            ))));
+        }
+        self.fill(hdr + caplen)?;
+        if self.end - self.start < hdr + caplen {
+            self.truncated_at = Some(self.offset);
+            return Ok(None);
+        }
+        let slice = &self.buf[self.start..self.start + hdr + caplen];
+        let parsed = if modified {
+            parse_pcap_frame_modified(slice)
+        } else if big {
+            parse_pcap_frame_be(slice)
+        } else {
+            parse_pcap_frame(slice)
+        };
+        let blk = match parsed {
+            Ok((_, b)) => b,
+            Err(e) => {
+                return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                    "unreadable record header: {e:?}"
+                ))))
+            }
+        };
+        let (ts_sec, ts_frac, orig_len) = (blk.ts_sec, blk.ts_usec, blk.origlen);
+        let units = (ts_sec as u64) * per_sec + (ts_frac as u64).min(per_sec - 1);
+        let ts = Ts::from_units(units, per_sec, 0, digits);
+        if ts_frac as u64 >= per_sec {
+            let off = self.offset;
+            self.warn(
+                off,
+                format!(
+                    "record {}: fractional timestamp {} out of range",
+                    self.frame + 1,
+                    ts_frac
+                ),
+            );
+        }
+        let offset = self.offset;
+        let start = self.start + hdr;
+        self.consume(hdr + caplen);
+        self.frame += 1;
+        Ok(Some(Record {
+            frame: self.frame,
+            ts,
+            linktype,
+            data: &self.buf[start..start + caplen],
+            orig_len,
+            offset,
+        }))
+    }
+
+    /// Reads one pcapng block. `Some(true)`: a packet is ready at
+    /// `self.pending`; `Some(false)`: a non-packet block was handled.
+    fn next_pcapng_block(&mut self) -> Result<Option<bool>, CaptureError> {
+        self.pending = None;
+        self.fill(12)?;
+        let avail = self.end - self.start;
+        if avail == 0 {
+            return Ok(None);
+        }
+        if avail < 12 {
+            self.truncated_at = Some(self.offset);
+            return Ok(None);
+        }
+        let b = &self.buf[self.start..self.end];
+        let raw_type = u32_at(b, 0, false);
+        let mut big = match &self.state {
+            State::Pcapng { big_endian, .. } => *big_endian,
+            State::Pcap { .. } => return Ok(None),
+        };
+        if raw_type == PCAPNG_SHB {
+            let bom = u32_at(b, 8, false);
+            big = if bom == PCAPNG_BOM {
+                false
+            } else if bom.swap_bytes() == PCAPNG_BOM {
+                true
+            } else {
+                return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                    "section header with bad byte-order magic 0x{bom:08x}"
+                ))));
+            };
+        } else if self.frame == 0 && self.offset == 0 {
+            return Err(self.err(CaptureErrorKind::NotACapture(
+                "pcapng file does not start with a section header".into(),
+            )));
+        }
+        let btype = u32_at(b, 0, big);
+        let blen = u32_at(b, 4, big) as usize;
+        if blen < 12 || blen % 4 != 0 {
+            return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                "pcapng block type 0x{btype:08x} has invalid length {blen}"
+            ))));
+        }
+        if blen > self.limits.max_record_bytes.saturating_add(64) {
+            return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                "pcapng block type 0x{btype:08x} claims {blen} bytes (limit {})",
+                self.limits.max_record_bytes
+            ))));
+        }
+        self.fill(blen)?;
+        if self.end - self.start < blen {
+            self.truncated_at = Some(self.offset);
+            return Ok(None);
+        }
+        let offset = self.offset;
+        let block_bytes = &self.buf[self.start..self.start + blen];
+        let trailer = u32_at(block_bytes, blen - 4, big) as usize;
+        if trailer != blen {
+            return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                "pcapng block type 0x{btype:08x}: trailing length {trailer} differs from {blen}"
+            ))));
+        }
+        let mut result = false;
+        match btype {
+            PCAPNG_SHB => {
+                self.state = State::Pcapng {
+                    big_endian: big,
+                    ifaces: Vec::new(),
+                };
+            }
+            BLOCK_IDB => {
+                let parsed = if big {
+                    parse_block_be(block_bytes)
+                } else {
+                    parse_block_le(block_bytes)
+                };
+                match parsed {
+                    Ok((_, Block::InterfaceDescription(idb))) => {
+                        let (per_sec, digits) = tsresol(idb.if_tsresol);
+                        let iface = Iface {
+                            linktype: Linktype(idb.linktype.0 as u32),
+                            snaplen: idb.snaplen,
+                            per_sec,
+                            digits,
+                            offset_secs: idb.if_tsoffset,
+                        };
+                        let lt = iface.linktype;
+                        if let State::Pcapng { ifaces, .. } = &mut self.state {
+                            if ifaces.len() < 65_536 {
+                                ifaces.push(iface);
+                            }
+                        }
+                        self.note_linktype(lt);
+                    }
+                    _ => {
+                        // Fall back to the fixed fields; options are damaged.
+                        let lt = if big {
+                            u16::from_be_bytes([block_bytes[8], block_bytes[9]])
+                        } else {
+                            u16::from_le_bytes([block_bytes[8], block_bytes[9]])
+                        };
+                        let lt = Linktype(lt as u32);
+                        let snaplen = u32_at(block_bytes, 12, big);
+                        self.warn(
+                            offset,
+                            "interface description block with unreadable options".into(),
+                        );
+                        if let State::Pcapng { ifaces, .. } = &mut self.state {
+                            ifaces.push(Iface {
+                                linktype: lt,
+                                snaplen,
+                                per_sec: 1_000_000,
+                                digits: 6,
+                                offset_secs: 0,
+                            });
+                        }
+                        self.note_linktype(lt);
+                    }
+                }
+            }
+            BLOCK_EPB | BLOCK_SPB | BLOCK_OBSOLETE_PACKET => {
+                result = self.prepare_packet(btype, blen, big, offset);
+            }
+            _ => {}
+        }
+        if !result {
+            self.consume(blen);
+        }
+        Ok(Some(result))
+    }
+}
+
+/// Decoded `if_tsresol`: units per second and printable digits.
+fn tsresol(r: u8) -> (u64, u8) {
+    if r & 0x80 == 0 {
+        match 10u64.checked_pow(r as u32) {
+            Some(p) if r <= 19 => (p, r.min(9)),
+            _ => (1_000_000, 6),
+        }
+    } else {
+        let e = (r & 0x7f) as u32;
+        if e <= 63 {
+            (1u64 << e, if e == 0 { 0 } else { 9 })
+        } else {
+            (1_000_000, 6)
+        }
+    }
+}
+
+/// Where a prepared pcapng packet sits in the buffer.
+#[derive(Debug)]
+struct Pending {
+    data_start: usize,
+    caplen: usize,
+    orig_len: u32,
+    ts: Ts,
+    linktype: Linktype,
+    offset: u64,
+    block_len: usize,
+}
+
+impl<R: Read> CaptureReader<R> {
+    fn prepare_packet(&mut self, btype: u32, blen: usize, big: bool, offset: u64) -> bool {
+        let b = &self.buf[self.start..self.start + blen];
+        let ifaces = match &self.state {
+            State::Pcapng { ifaces, .. } => ifaces,
+            State::Pcap { .. } => return false,
+        };
+        let (if_id, ts_units, caplen, orig_len, data_off) = match btype {
+            BLOCK_EPB => {
+                if blen < 32 {
+                    self.warn(offset, format!("enhanced packet block of {blen} bytes is too short"));
+                    return false;
+                }
+                let hi = u32_at(b, 12, big) as u64;
+                let lo = u32_at(b, 16, big) as u64;
+                (
+                    u32_at(b, 8, big) as usize,
+                    Some((hi << 32) | lo),
+                    u32_at(b, 20, big) as usize,
+                    u32_at(b, 24, big),
+                    28usize,
+                )
+            }
+            BLOCK_OBSOLETE_PACKET => {
+                if blen < 32 {
+                    self.warn(offset, format!("packet block of {blen} bytes is too short"));
+                    return false;
+                }
+                let id = if big {
+                    u16::from_be_bytes([b[8], b[9]])
+                } else {
+                    u16::from_le_bytes([b[8], b[9]])
+                };
+                let hi = u32_at(b, 12, big) as u64;
+                let lo = u32_at(b, 16, big) as u64;
+                (
+                    id as usize,
+                    Some((hi << 32) | lo),
+                    u32_at(b, 20, big) as usize,
+                    u32_at(b, 24, big),
+                    28usize,
+                )
+            }
+            _ => {
+                // SPB: interface 0, no timestamp.
+                let orig = u32_at(b, 8, big);
+                let snap = ifaces.first().map(|i| i.snaplen).unwrap_or(0);
+                let room = blen.saturating_sub(16);
+                let mut cap = orig as usize;
+                if snap > 0 {
+                    cap = cap.min(snap as usize);
+                }
+                (0, None, cap.min(room), orig, 12usize)
+            }
+        };
+        let Some(iface) = ifaces.get(if_id).cloned() else {
+            let n = ifaces.len();
+            self.warn(
+                offset,
+                format!("packet for interface {if_id}, but only {n} interface(s) are described; skipped"),
+            );
+            self.frame += 1;
+            return false;
+        };
+        let room = blen.saturating_sub(data_off + 4);
+        let caplen = if caplen > room {
+            self.warn(
+                offset,
+                format!("packet claims {caplen} captured bytes but its block holds {room}"),
+            );
+            room
+        } else {
+            caplen
+        };
+        let ts = match ts_units {
+            Some(u) => Ts::from_units(u, iface.per_sec, iface.offset_secs, iface.digits),
+            None => Ts::new(0, 0, iface.digits),
+        };
+        self.pending = Some(Pending {
+            data_start: self.start + data_off,
+            caplen,
+            orig_len,
+            ts,
+            linktype: iface.linktype,
+            offset,
+            block_len: blen,
+        });
+        true
+    }
+
+    fn pending_pcapng_record(&mut self) -> Option<Record<'_>> {
+        let p = self.pending.take()?;
+        self.frame += 1;
+        self.start += p.block_len;
+        self.offset += p.block_len as u64;
+        Some(Record {
+            frame: self.frame,
+            ts: p.ts,
+            linktype: p.linktype,
+            data: &self.buf[p.data_start..p.data_start + p.caplen],
+            orig_len: p.orig_len,
+            offset: p.offset,
+        })
+    }
+
+    /// Number of records returned so far (the last frame number).
+    pub fn frames(&self) -> u64 {
+        self.frame
+    }
+}
+
+/// Opens a capture file (or standard input for `-`), transparently
+/// decompressing gzip as Wireshark does. Byte offsets in errors and warnings
+/// are offsets in the decompressed data.
+pub fn open(
+    path: &std::path::Path,
+    limits: CaptureLimits,
+) -> Result<CaptureReader<Box<dyn Read + Send>>, CaptureError> {
+    use std::io::BufRead;
+    let io_err = |e: io::Error| CaptureError {
+        offset: 0,
+        kind: CaptureErrorKind::Io(e),
+    };
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(io_err)?)
+    };
+    let mut br = io::BufReader::with_capacity(64 * 1024, raw);
+    // Peek at the magic; fill_buf may return fewer bytes than asked (a pipe),
+    // so keep the check to what it gives: 2 bytes suffice for gzip's magic.
+    let head = loop {
+        match br.fill_buf() {
+            Ok(b) => break b.get(..2).map(|h| h == [0x1f, 0x8b]).unwrap_or(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        }
+    };
+    let src: Box<dyn Read + Send> = if head {
+        Box::new(flate2::read::MultiGzDecoder::new(br))
+    } else {
+        Box::new(br)
+    };
+    CaptureReader::new(src, limits)
+}

@@ -1,0 +1,126 @@
+//! Capture timestamps: seconds + nanoseconds, with the number of fractional
+//! digits the capture actually carries (6 for microsecond pcap, 9 for nanosecond).
+
+use std::fmt;
+
+/// A point in capture time (UTC), with the precision of its source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ts {
+    pub secs: i64,
+    pub nanos: u32,
+    /// Fractional digits to print (0..=9).
+    pub digits: u8,
+}
+
+impl Ts {
+    pub fn new(secs: i64, nanos: u32, digits: u8) -> Ts {
+        Ts {
+            secs,
+            nanos: nanos.min(999_999_999),
+            digits: digits.min(9),
+        }
+    }
+
+    /// Build from a count of `units` where one second is `per_sec` units.
+    pub fn from_units(units: u64, per_sec: u64, offset_secs: i64, digits: u8) -> Ts {
+        let per_sec = per_sec.max(1);
+        let secs = i64::try_from(units / per_sec).unwrap_or(i64::MAX);
+        let frac = units % per_sec;
+        let nanos = ((frac as u128) * 1_000_000_000u128 / per_sec as u128) as u32;
+        Ts::new(secs.saturating_add(offset_secs), nanos, digits)
+    }
+
+    /// Microseconds since the epoch (saturating), for time arithmetic.
+    pub fn micros(&self) -> i64 {
+        self.secs
+            .saturating_mul(1_000_000)
+            .saturating_add((self.nanos / 1000) as i64)
+    }
+
+    /// Seconds as f64 (for durations in reports).
+    pub fn as_f64(&self) -> f64 {
+        self.secs as f64 + self.nanos as f64 / 1e9
+    }
+}
+
+/// Civil date from days since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+impl fmt::Display for Ts {
+    /// RFC 3339 UTC, e.g. `2026-11-25T16:53:01.123456Z`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(86_400);
+        let sod = self.secs.rem_euclid(86_400);
+        let (y, mo, d) = civil_from_days(days);
+        // Years outside 0..=9999 cannot be written in RFC 3339; clamp.
+        let y = y.clamp(0, 9999);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            y,
+            mo,
+            d,
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        )?;
+        if self.digits > 0 {
+            let div = 10u32.pow(9 - self.digits as u32);
+            write!(
+                f,
+                ".{:0width$}",
+                self.nanos / div,
+                width = self.digits as usize
+            )?;
+        }
+        f.write_str("Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(Ts::new(0, 0, 6).to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Ts::new(1_764_089_581, 123_456_789, 9).to_string(),
+            "2025-11-25T16:53:01.123456789Z"
+        );
+        assert_eq!(
+            Ts::new(1_764_089_581, 123_456_000, 6).to_string(),
+            "2025-11-25T16:53:01.123456Z"
+        );
+        assert_eq!(Ts::new(951_782_400, 0, 0).to_string(), "2000-02-29T00:00:00Z");
+        assert_eq!(Ts::new(-1, 0, 0).to_string(), "1969-12-31T23:59:59Z");
+        // 2106 overflow capture: u32 seconds max
+        assert_eq!(
+            Ts::new(u32::MAX as i64, 0, 0).to_string(),
+            "2106-02-07T06:28:15Z"
+        );
+    }
+
+    #[test]
+    fn units_conversion() {
+        let t = Ts::from_units(1_500, 1_000, 0, 3);
+        assert_eq!((t.secs, t.nanos), (1, 500_000_000));
+        // power-of-two resolution 2^-10
+        let t = Ts::from_units(1024 + 512, 1024, 0, 9);
+        assert_eq!((t.secs, t.nanos), (1, 500_000_000));
+        let t = Ts::from_units(u64::MAX, 1, 0, 0);
+        assert_eq!(t.secs, i64::MAX);
+        let _ = t.to_string(); // far future still formats
+    }
+}

@@ -1,0 +1,676 @@
+//! `flow`: the TCP connection table and per-direction reassembly.
+//!
+//! Connections are numbered as Wireshark numbers `tcp.stream`: in order of
+//! their first packet; a SYN (without ACK) whose sequence number differs from
+//! the first sequence number seen in that direction starts a new stream on
+//! the same 4-tuple. Each connection carries a protocol handler `H` that
+//! receives its chunks (see [`Handler`]).
+
+mod defrag;
+mod reasm;
+
+pub use defrag::{Defrag, DefragLimits};
+pub use reasm::{Chunk, EndKind, ReasmLimits, Reassembler, SegNote};
+
+use crate::capture::Ts;
+use crate::event::{ConnProto, Finding, Severity, Sink};
+use crate::wire::{flags, Segment};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Direction of data within a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    C2S,
+    S2C,
+}
+
+impl Dir {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dir::C2S => "c2s",
+            Dir::S2C => "s2c",
+        }
+    }
+    pub fn idx(self) -> usize {
+        match self {
+            Dir::C2S => 0,
+            Dir::S2C => 1,
+        }
+    }
+    pub fn rev(self) -> Dir {
+        match self {
+            Dir::C2S => Dir::S2C,
+            Dir::S2C => Dir::C2S,
+        }
+    }
+}
+
+/// An (address, port) pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
+        }
+    }
+}
+
+/// A hole in a direction's data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GapInfo {
+    pub dir: Dir,
+    pub frame: u64,
+    pub bytes: u64,
+}
+
+/// How the connection ended (for its record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEnd {
+    Open,
+    Fin,
+    Rst,
+}
+
+impl ConnEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnEnd::Open => "open",
+            ConnEnd::Fin => "fin",
+            ConnEnd::Rst => "rst",
+        }
+    }
+}
+
+/// Everything known about a connection at the TCP level.
+#[derive(Clone, Debug)]
+pub struct ConnMeta {
+    pub stream: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// A SYN (without ACK) from the client was seen.
+    pub syn: bool,
+    /// Roles are known from a SYN or SYN-ACK (not guessed).
+    pub roles_from_syn: bool,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_ts: Ts,
+    pub last_ts: Ts,
+    pub packets: u64,
+    /// Payload bytes delivered to the protocol layers, per direction.
+    pub bytes: [u64; 2],
+    /// Sum of TCP payload lengths as the headers state them (tshark's tcp.len).
+    pub tcp_len: [u64; 2],
+    pub gaps: Vec<GapInfo>,
+    pub gaps_total: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    pub overlap_conflicts: u64,
+    pub conflict_frames: Vec<u64>,
+    pub end: ConnEnd,
+    pub fin_seen: [bool; 2],
+    pub rst_frame: Option<u64>,
+    /// The out-of-order limit forced gaps (count).
+    pub reasm_limit_hits: u64,
+    /// The connection was removed before the capture ended (idle or table full).
+    pub evicted: bool,
+}
+
+const MAX_GAPS_LISTED: usize = 64;
+
+impl ConnMeta {
+    /// Swap client and server (only sensible before any data was delivered).
+    pub fn swap_roles(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.bytes.swap(0, 1);
+        self.tcp_len.swap(0, 1);
+        self.fin_seen.swap(0, 1);
+        for g in &mut self.gaps {
+            g.dir = g.dir.rev();
+        }
+    }
+}
+
+/// The protocol layers of one connection.
+pub trait Handler {
+    /// A chunk of one direction. The handler may call `meta.swap_roles()`
+    /// on the very first data of a connection without SYN when the payload
+    /// shows the roles are the other way round; it must then treat `dir` as
+    /// reversed.
+    fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, out: &mut dyn Sink);
+    /// The connection is done (both directions ended, evicted, or capture end).
+    fn finish(&mut self, meta: &ConnMeta, out: &mut dyn Sink) -> ConnProto;
+}
+
+/// Limits of the connection table.
+#[derive(Clone, Debug)]
+pub struct FlowLimits {
+    /// Connections tracked at once; beyond it the least recently active are evicted.
+    pub max_connections: usize,
+    /// A connection without packets for this long (capture time) is evicted.
+    pub idle_timeout_secs: i64,
+    /// A closed (FIN both ways or RST) connection is dropped after this long.
+    pub closed_linger_secs: i64,
+    /// Out-of-order bytes held over all connections before holes are skipped.
+    pub max_total_ooo_bytes: usize,
+    pub reasm: ReasmLimits,
+    pub defrag: DefragLimits,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            max_connections: 100_000,
+            idle_timeout_secs: 3600,
+            closed_linger_secs: 120,
+            max_total_ooo_bytes: 64 << 20,
+            reasm: ReasmLimits::default(),
+            defrag: DefragLimits::default(),
+        }
+    }
+}
+
+struct Conn<H> {
+    meta: ConnMeta,
+    half: [Reassembler; 2],
+    handler: H,
+    closed: bool,
+    last_us: i64,
+}
+
+type Key = (Endpoint, Endpoint);
+
+fn key(a: Endpoint, b: Endpoint) -> Key {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Counters of what the table did.
+#[derive(Clone, Debug, Default)]
+pub struct FlowStats {
+    pub streams: u64,
+    pub evicted_idle: u64,
+    pub evicted_full: u64,
+    pub total_ooo_limit_hits: u64,
+}
+
+/// The connection table.
+pub struct FlowTable<H> {
+    map: HashMap<Key, usize>,
+    slots: Vec<Option<Conn<H>>>,
+    free: Vec<usize>,
+    next_stream: u64,
+    limits: FlowLimits,
+    last_sweep_us: i64,
+    held_total: usize,
+    pub stats: FlowStats,
+    new_handler: Box<dyn FnMut() -> H + Send>,
+}
+
+impl<H: Handler> FlowTable<H> {
+    pub fn new(limits: FlowLimits, new_handler: Box<dyn FnMut() -> H + Send>) -> Self {
+        FlowTable {
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_stream: 0,
+            limits,
+            last_sweep_us: i64::MIN,
+            held_total: 0,
+            stats: FlowStats::default(),
+            new_handler,
+        }
+    }
+
+    /// Number of live connections.
+    pub fn live(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Streams numbered so far.
+    pub fn streams(&self) -> u64 {
+        self.next_stream
+    }
+
+    /// Process one TCP segment from frame `frame`.
+    pub fn segment(&mut self, frame: u64, ts: Ts, seg: &Segment<'_>, out: &mut dyn Sink) {
+        let now = ts.micros();
+        self.maybe_sweep(now, frame, ts, out);
+        let src = Endpoint {
+            ip: seg.src,
+            port: seg.sport,
+        };
+        let dst = Endpoint {
+            ip: seg.dst,
+            port: seg.dport,
+        };
+        let k = key(src, dst);
+        let pure_syn = seg.flags & (flags::SYN | flags::ACK) == flags::SYN;
+        let mut slot = self.map.get(&k).copied();
+        if let (Some(i), true) = (slot, pure_syn) {
+            if let Some(c) = self.slots[i].as_ref() {
+                let d = if c.meta.client == src { 0 } else { 1 };
+                if c.half[d].base_seq().is_some_and(|b| b != seg.seq) {
+                    self.close_slot(i, frame, ts, out);
+                    slot = None;
+                }
+            }
+        }
+        let i = match slot {
+            Some(i) => i,
+            None => self.open(k, src, dst, seg, frame, ts, now, out),
+        };
+        let lim = &self.limits.reasm;
+        let Some(conn) = self.slots[i].as_mut() else {
+            return;
+        };
+        conn.last_us = now;
+        let Conn {
+            meta,
+            half,
+            handler,
+            ..
+        } = conn;
+        meta.packets += 1;
+        meta.last_frame = frame;
+        meta.last_ts = ts;
+        let mut dir = if meta.client == src { Dir::C2S } else { Dir::S2C };
+        meta.tcp_len[dir.idx()] += seg.wire_len as u64;
+        if pure_syn && dir == Dir::C2S {
+            meta.syn = true;
+        }
+        let held_before = half[0].held_bytes() + half[1].held_bytes();
+        if seg.has(flags::SYN) && seg.has(flags::ACK) {
+            // As Wireshark: a SYN-ACK fixes the peer's initial sequence number.
+            half[dir.rev().idx()].init_from_synack(seg.ack);
+        }
+
+        // The peer's ACK may reveal a hole in the other direction.
+        if seg.has(flags::ACK) && !seg.has(flags::RST) {
+            let rd = dir.rev();
+            let mut swapped = false;
+            half[rd.idx()].peer_ack(seg.ack, frame, ts, lim, &mut |c| {
+                deliver(meta, handler, rd, c, out, &mut swapped);
+            });
+            if swapped {
+                dir = dir.rev();
+            }
+        }
+        let mut swapped = false;
+        let note = half[dir.idx()].segment(
+            seg.seq,
+            seg.has(flags::SYN),
+            seg.has(flags::FIN),
+            seg.payload,
+            seg.claimed_len,
+            frame,
+            ts,
+            lim,
+            &mut |c| deliver(meta, handler, dir, c, out, &mut swapped),
+        );
+        if swapped {
+            // `half` indices follow the roles at creation; the swap moved
+            // client/server, so the half-streams move too.
+            half.swap(0, 1);
+        }
+        if note.retransmission {
+            meta.retransmissions += 1;
+        }
+        if note.out_of_order {
+            meta.out_of_order += 1;
+        }
+        if note.conflict {
+            meta.overlap_conflicts += 1;
+            if meta.conflict_frames.len() < 16 {
+                meta.conflict_frames.push(frame);
+            }
+        }
+        if note.limit_hit {
+            meta.reasm_limit_hits += 1;
+        }
+        if seg.has(flags::FIN) {
+            let d = if meta.client == src { 0 } else { 1 };
+            meta.fin_seen[d] = true;
+        }
+        let held_after = half[0].held_bytes() + half[1].held_bytes();
+        self.held_total = (self.held_total + held_after).saturating_sub(held_before);
+        let mut done = half[0].ended() && half[1].ended();
+        if seg.has(flags::RST) {
+            if meta.rst_frame.is_none() {
+                meta.rst_frame = Some(frame);
+            }
+            meta.end = ConnEnd::Rst;
+            for d in [Dir::C2S, Dir::S2C] {
+                let mut sw = false;
+                half[d.idx()].finish(EndKind::Rst, frame, ts, lim, &mut |c| {
+                    deliver(meta, handler, d, c, out, &mut sw)
+                });
+            }
+            done = true;
+        } else if done && meta.end == ConnEnd::Open {
+            meta.end = ConnEnd::Fin;
+        }
+        if done {
+            conn.closed = true;
+        }
+        if self.held_total > self.limits.max_total_ooo_bytes {
+            self.relieve_memory(i, frame, ts, out);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        k: Key,
+        src: Endpoint,
+        dst: Endpoint,
+        seg: &Segment<'_>,
+        frame: u64,
+        ts: Ts,
+        now: i64,
+        out: &mut dyn Sink,
+    ) -> usize {
+        if self.map.len() >= self.limits.max_connections {
+            self.evict_oldest(frame, ts, out);
+        }
+        let syn = seg.has(flags::SYN);
+        let ack = seg.has(flags::ACK);
+        let (client, server, from_syn) = if syn && !ack {
+            (src, dst, true)
+        } else if syn && ack {
+            (dst, src, true)
+        } else if src.port > dst.port {
+            (src, dst, false)
+        } else if dst.port > src.port {
+            (dst, src, false)
+        } else {
+            (src, dst, false)
+        };
+        let meta = ConnMeta {
+            stream: self.next_stream,
+            client,
+            server,
+            syn: false,
+            roles_from_syn: from_syn,
+            first_frame: frame,
+            last_frame: frame,
+            first_ts: ts,
+            last_ts: ts,
+            packets: 0,
+            bytes: [0; 2],
+            tcp_len: [0; 2],
+            gaps: Vec::new(),
+            gaps_total: 0,
+            retransmissions: 0,
+            out_of_order: 0,
+            overlap_conflicts: 0,
+            conflict_frames: Vec::new(),
+            end: ConnEnd::Open,
+            fin_seen: [false; 2],
+            rst_frame: None,
+            reasm_limit_hits: 0,
+            evicted: false,
+        };
+        self.next_stream += 1;
+        self.stats.streams = self.next_stream;
+        let conn = Conn {
+            meta,
+            half: [Reassembler::default(), Reassembler::default()],
+            handler: (self.new_handler)(),
+            closed: false,
+            last_us: now,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(conn);
+                i
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.slots.len() - 1
+            }
+        };
+        self.map.insert(k, i);
+        i
+    }
+
+    /// Finish connection `i` and report it.
+    fn close_slot(&mut self, i: usize, frame: u64, ts: Ts, out: &mut dyn Sink) {
+        let Some(mut conn) = self.slots[i].take() else {
+            return;
+        };
+        let k = key(conn.meta.client, conn.meta.server);
+        if self.map.get(&k) == Some(&i) {
+            self.map.remove(&k);
+        }
+        self.free.push(i);
+        self.held_total = self
+            .held_total
+            .saturating_sub(conn.half[0].held_bytes() + conn.half[1].held_bytes());
+        let lim = &self.limits.reasm;
+        let Conn {
+            meta,
+            half,
+            handler,
+            ..
+        } = &mut conn;
+        // Ends are reported at the last frame the connection saw.
+        let (f, t) = (meta.last_frame.max(1), meta.last_ts);
+        let _ = (frame, ts);
+        for d in [Dir::C2S, Dir::S2C] {
+            let mut sw = false;
+            half[d.idx()].finish(EndKind::Open, f, t, lim, &mut |c| {
+                deliver(meta, handler, d, c, out, &mut sw)
+            });
+        }
+        if meta.end == ConnEnd::Open && meta.fin_seen[0] && meta.fin_seen[1] {
+            meta.end = ConnEnd::Fin;
+        }
+        let proto = handler.finish(meta, out);
+        report_tcp_findings(meta, out);
+        out.connection(meta, &proto);
+    }
+
+    fn maybe_sweep(&mut self, now: i64, frame: u64, ts: Ts, out: &mut dyn Sink) {
+        if self.last_sweep_us != i64::MIN && now - self.last_sweep_us < 10_000_000 {
+            return;
+        }
+        if self.last_sweep_us == i64::MIN {
+            self.last_sweep_us = now;
+            return;
+        }
+        self.last_sweep_us = now;
+        let idle = self.limits.idle_timeout_secs.saturating_mul(1_000_000);
+        let linger = self.limits.closed_linger_secs.saturating_mul(1_000_000);
+        let mut victims: Vec<(u64, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let c = c.as_ref()?;
+                let age = now.saturating_sub(c.last_us);
+                let limit = if c.closed { linger } else { idle };
+                (age > limit).then_some((c.meta.stream, i))
+            })
+            .collect();
+        victims.sort_unstable();
+        for (_, i) in victims {
+            if let Some(c) = self.slots[i].as_mut() {
+                if !c.closed {
+                    c.meta.evicted = true;
+                    self.stats.evicted_idle += 1;
+                }
+            }
+            self.close_slot(i, frame, ts, out);
+        }
+    }
+
+    /// The table is full: drop the least recently active tenth.
+    fn evict_oldest(&mut self, frame: u64, ts: Ts, out: &mut dyn Sink) {
+        let mut ages: Vec<(i64, u64, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (c.last_us, c.meta.stream, i)))
+            .collect();
+        let n = (ages.len() / 10).max(1);
+        if ages.len() > n {
+            ages.select_nth_unstable(n);
+        }
+        ages.truncate(n);
+        ages.sort_unstable_by_key(|a| a.1);
+        if self.stats.evicted_full == 0 {
+            out.finding(
+                &Finding::new(
+                    "tcp_connection_limit",
+                    Severity::Warning,
+                    format!(
+                        "more than {} TCP connections were live at once (frame {frame}); the least recently active were dropped",
+                        self.limits.max_connections
+                    ),
+                )
+                .frames([frame])
+                .hint("Later packets of a dropped connection start a new stream, so stream numbers may differ from Wireshark's after this point. Raise --max-connections if memory allows."),
+            );
+        }
+        for (_, _, i) in ages {
+            if let Some(c) = self.slots[i].as_mut() {
+                c.meta.evicted = true;
+            }
+            self.stats.evicted_full += 1;
+            self.close_slot(i, frame, ts, out);
+        }
+    }
+
+    /// Held out-of-order data over all connections is over its limit: skip
+    /// the holes of the connection at hand.
+    fn relieve_memory(&mut self, i: usize, frame: u64, ts: Ts, out: &mut dyn Sink) {
+        self.stats.total_ooo_limit_hits += 1;
+        let lim = &self.limits.reasm;
+        let Some(conn) = self.slots[i].as_mut() else {
+            return;
+        };
+        let Conn {
+            meta,
+            half,
+            handler,
+            ..
+        } = conn;
+        let before = half[0].held_bytes() + half[1].held_bytes();
+        for d in [Dir::C2S, Dir::S2C] {
+            let mut sw = false;
+            half[d.idx()].skip_held(frame, ts, lim, &mut |c| {
+                deliver(meta, handler, d, c, out, &mut sw)
+            });
+        }
+        meta.reasm_limit_hits += 1;
+        let after = half[0].held_bytes() + half[1].held_bytes();
+        self.held_total = self.held_total.saturating_sub(before - after.min(before));
+    }
+
+    /// The capture ended: finish every connection, in stream order.
+    pub fn finish_all(&mut self, out: &mut dyn Sink) {
+        let mut live: Vec<(u64, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (c.meta.stream, i)))
+            .collect();
+        live.sort_unstable();
+        for (_, i) in live {
+            self.close_slot(i, 0, Ts::default(), out);
+        }
+    }
+}
+
+/// Route a chunk to the handler, keeping TCP accounting.
+fn deliver<H: Handler>(
+    meta: &mut ConnMeta,
+    handler: &mut H,
+    dir: Dir,
+    c: Chunk<'_>,
+    out: &mut dyn Sink,
+    swapped: &mut bool,
+) {
+    let dir = if *swapped { dir.rev() } else { dir };
+    match &c {
+        Chunk::Data { bytes, .. } => meta.bytes[dir.idx()] += bytes.len() as u64,
+        Chunk::Gap { len, frame, .. } => {
+            meta.gaps_total += 1;
+            if meta.gaps.len() < MAX_GAPS_LISTED {
+                meta.gaps.push(GapInfo {
+                    dir,
+                    frame: *frame,
+                    bytes: *len,
+                });
+            }
+        }
+        Chunk::End { .. } => {}
+    }
+    let before = meta.client;
+    handler.chunk(meta, dir, c, out);
+    if meta.client != before {
+        *swapped = !*swapped;
+    }
+}
+
+fn report_tcp_findings(meta: &ConnMeta, out: &mut dyn Sink) {
+    if !meta.gaps.is_empty() {
+        let total: u64 = meta.gaps.iter().map(|g| g.bytes).sum();
+        let frames: Vec<u64> = meta.gaps.iter().map(|g| g.frame).take(16).collect();
+        out.finding(
+            &Finding::new(
+                "tcp_gap",
+                Severity::Warning,
+                format!(
+                    "{} byte(s) missing from the capture in {} place(s) ({} c2s, {} s2c)",
+                    total,
+                    meta.gaps_total,
+                    meta.gaps.iter().filter(|g| g.dir == Dir::C2S).count(),
+                    meta.gaps.iter().filter(|g| g.dir == Dir::S2C).count()
+                ),
+            )
+            .stream(meta.stream)
+            .frames(frames)
+            .hint("The capture lost packets (capture buffer overrun, snaplen, or a capture started mid-stream). Decoding resumed after each hole; capture with a larger buffer (dumpcap -B) and no snaplen."),
+        );
+    }
+    if meta.overlap_conflicts > 0 {
+        out.finding(
+            &Finding::new(
+                "tcp_overlap_conflict",
+                Severity::Warning,
+                format!(
+                    "{} retransmitted or overlapping segment(s) carry bytes that differ from the first copy",
+                    meta.overlap_conflicts
+                ),
+            )
+            .stream(meta.stream)
+            .frames(meta.conflict_frames.iter().copied())
+            .hint("The first copy was used. Differing retransmissions point at a broken middlebox or deliberate evasion."),
+        );
+    }
+    if meta.reasm_limit_hits > 0 {
+        out.finding(
+            &Finding::new(
+                "tcp_reassembly_limit",
+                Severity::Warning,
+                format!(
+                    "the out-of-order buffer limit was reached {} time(s); holes were skipped as gaps",
+                    meta.reasm_limit_hits
+                ),
+            )
+            .stream(meta.stream)
+            .hint("Raise the reassembly limits if the capture is trustworthy."),
+        );
+    }
+}

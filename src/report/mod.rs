@@ -1,0 +1,5 @@
+//! `report`: renderings of the records (JSON Lines, text).
+
+pub mod json;
+pub mod jsonl;
+pub mod text;
