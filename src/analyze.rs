@@ -112,8 +112,7 @@ pub fn analyze_reader<R: Read>(
         problems: 0,
         error: false,
     };
-    let mut table: FlowTable<Stack> =
-        FlowTable::new(opts.flow.clone(), Box::new(Stack::default));
+    let mut table: FlowTable<Stack> = FlowTable::new(opts.flow.clone(), Box::new(Stack::default));
     let mut defrag = Defrag::default();
     let mut packets = 0u64;
     let mut bytes = 0u64;

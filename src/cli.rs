@@ -57,7 +57,14 @@ pub struct AnalyzeArgs {
 }
 
 /// Capture file extensions picked up when walking a directory.
-const CAPTURE_EXTS: &[&str] = &[".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz"];
+const CAPTURE_EXTS: &[&str] = &[
+    ".pcap",
+    ".pcapng",
+    ".cap",
+    ".pcap.gz",
+    ".pcapng.gz",
+    ".cap.gz",
+];
 
 /// Expand directories (recursively, sorted) into capture files.
 pub fn expand_paths(paths: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
@@ -79,7 +86,10 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Option<String>)>, depth: usize) {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
-            out.push((dir.to_path_buf(), Some(format!("cannot read directory: {e}"))));
+            out.push((
+                dir.to_path_buf(),
+                Some(format!("cannot read directory: {e}")),
+            ));
             return;
         }
     };
@@ -89,7 +99,10 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Option<String>)>, depth: usize) {
         if p.is_dir() {
             walk(&p, out, depth + 1);
         } else {
-            let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
             if CAPTURE_EXTS.iter().any(|e| name.ends_with(e)) {
                 out.push((p, None));
             }

@@ -95,6 +95,8 @@ pub struct ConnProto {
     pub protocol: &'static str,
     pub sni: Option<String>,
     pub alpn: Option<Vec<String>>,
+    /// Human summary lines (handshake, WebSocket, MQTT) for the text report.
+    pub summary: Vec<String>,
 }
 
 /// Receives the records of one capture, in the order they happen.

@@ -8,8 +8,10 @@
 pub mod analyze;
 pub mod capture;
 pub mod cli;
+pub mod diagnose;
 pub mod event;
 pub mod flow;
+pub mod proto;
 pub mod report;
 pub mod stream;
 pub mod wire;

@@ -1,19 +1,50 @@
 //! `stream`: per-connection protocol sniffing and the layer stack.
 //!
-//! Sniffing looks at the first bytes of each direction, on any port:
-//! HTTP/1.x, MQTT CONNECT (`MQTT` / `MQIsdp`), TLS ClientHello, else unknown.
-//! On a connection seen without its SYN, the first payload also settles
-//! which side is the client (the spec: the side that sent an HTTP request or
-//! MQTT CONNECT).
+//! Sniffing looks at the first bytes of a connection, on any port:
+//! HTTP/1.x, MQTT CONNECT (`MQTT` / `MQIsdp`), TLS, MQTT without CONNECT
+//! (mid-stream), else unknown. On a connection seen without its SYN, the
+//! first payload also settles which side is the client (the side that sent
+//! an HTTP request or MQTT CONNECT).
+//!
+//! The stack switches on upgrade: HTTP -> WebSocket (after a 101) -> MQTT
+//! inside the WebSocket data stream. Client bytes sent after an Upgrade
+//! request are held until the response decides what they are.
 
-use crate::event::{ConnProto, Sink};
-use crate::flow::{Chunk, ConnMeta, Dir, Handler};
+use crate::capture::Ts;
+use crate::diagnose::{self, UpgradeInfo};
+use crate::event::{ConnProto, Finding, Severity, Sink};
+use crate::flow::{Chunk, ConnEnd, ConnMeta, Dir, Handler};
+use crate::proto::handshake::{self, Outcome};
+use crate::proto::http::{self, BodyKind, BodySkipper, Head, HttpLimits, Request, Response};
+use crate::proto::mqtt::{self, MqttConn, MqttLimits};
+use crate::proto::tls;
+use crate::proto::ws::{FrameEnd, FrameHeader, Violation, WsDataSink, WsDirection, WsLimits};
+use std::collections::VecDeque;
 
-/// Records of the protocol layers (upgrade, ws, mqtt), as the sink receives them.
+/// Records of the protocol layers, as the sink receives them.
 #[derive(Debug)]
 pub enum Record<'a> {
-    /// Placeholder until the protocol layers land.
-    None(std::marker::PhantomData<&'a ()>),
+    Upgrade {
+        meta: &'a ConnMeta,
+        info: &'a UpgradeInfo,
+    },
+    Ws {
+        meta: &'a ConnMeta,
+        dir: Dir,
+        frame: u64,
+        ts: Ts,
+        h: &'a FrameHeader,
+        end: &'a FrameEnd,
+    },
+    Mqtt {
+        meta: &'a ConnMeta,
+        dir: Dir,
+        frame: u64,
+        ts: Ts,
+        transport: &'static str,
+        level: Option<u8>,
+        p: &'a mqtt::Packet<'a>,
+    },
 }
 
 /// What the first bytes of a direction look like.
@@ -22,6 +53,8 @@ pub enum Sniff {
     HttpRequest,
     HttpResponse,
     MqttConnect,
+    /// MQTT packets without a CONNECT (a capture that starts mid-stream).
+    Mqtt,
     TlsClientHello,
     Tls,
     Unknown,
@@ -30,9 +63,24 @@ pub enum Sniff {
 }
 
 const METHODS: &[&[u8]] = &[
-    b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
-    b"TRACE ", b"PROPFIND ", b"PROPPATCH ", b"MKCOL ", b"COPY ", b"MOVE ", b"LOCK ", b"UNLOCK ",
-    b"SEARCH ", b"PRI ",
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
+    b"LOCK ",
+    b"UNLOCK ",
+    b"SEARCH ",
+    b"PRI ",
 ];
 
 /// Classify the first bytes of a direction.
@@ -43,7 +91,7 @@ pub fn sniff(b: &[u8]) -> Sniff {
     if b.starts_with(b"HTTP/1.") {
         return Sniff::HttpResponse;
     }
-    if b"HTTP/1.".starts_with(&b[..b.len().min(7)]) && b.len() < 7 {
+    if b.len() < 7 && b"HTTP/1.".starts_with(b) {
         return Sniff::NeedMore;
     }
     for m in METHODS {
@@ -92,88 +140,1126 @@ pub fn sniff(b: &[u8]) -> Sniff {
             return Sniff::MqttConnect;
         }
     }
+    if looks_like_mqtt(b) {
+        return Sniff::Mqtt;
+    }
     Sniff::Unknown
+}
+
+/// Whole MQTT packets (plausible types and flags) that tile the bytes exactly.
+fn looks_like_mqtt(b: &[u8]) -> bool {
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        let first = b[i];
+        let ty = first >> 4;
+        let flags = first & 0x0f;
+        let ok_flags = match ty {
+            3 => (flags >> 1) & 3 != 3,
+            6 | 8 | 10 => flags == 2,
+            1..=15 => flags == 0,
+            _ => false,
+        };
+        if !ok_flags {
+            return false;
+        }
+        let (hl, rl) = match mqtt::parse_fixed_header(&b[i..]) {
+            mqtt::FixedHeader::Complete {
+                header_len,
+                remaining_len,
+            } => (header_len as usize, remaining_len as usize),
+            _ => return false,
+        };
+        i += hl + rl;
+        n += 1;
+    }
+    i == b.len() && n >= 1 && b.len() >= 2
+}
+
+/// Violations and anomalies of one connection, aggregated per code.
+#[derive(Default)]
+struct Issues {
+    v: Vec<Issue>,
+}
+
+struct Issue {
+    code: &'static str,
+    severity: Severity,
+    count: u64,
+    frames: Vec<u64>,
+    message: String,
+}
+
+impl Issues {
+    fn add(
+        &mut self,
+        code: &'static str,
+        severity: Severity,
+        frame: u64,
+        message: impl FnOnce() -> String,
+    ) {
+        if let Some(i) = self.v.iter_mut().find(|i| i.code == code) {
+            i.count += 1;
+            if i.frames.len() < 10 && i.frames.last() != Some(&frame) {
+                i.frames.push(frame);
+            }
+            return;
+        }
+        if self.v.len() < 64 {
+            self.v.push(Issue {
+                code,
+                severity,
+                count: 1,
+                frames: vec![frame],
+                message: message(),
+            });
+        }
+    }
+
+    fn flush(&mut self, meta: &ConnMeta, out: &mut dyn Sink) {
+        for i in self.v.drain(..) {
+            let msg = if i.count > 1 {
+                format!("{} ({} times)", i.message, i.count)
+            } else {
+                i.message
+            };
+            let mut f = Finding::new(i.code, i.severity, msg)
+                .stream(meta.stream)
+                .frames(i.frames);
+            if let Some(h) = issue_hint(i.code) {
+                f = f.hint(h);
+            }
+            out.finding(&f);
+        }
+    }
+}
+
+fn issue_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "ws_client_frame_unmasked" => "RFC 6455 requires clients to mask every frame; servers must close such connections. Update the client's WebSocket library.",
+        "ws_server_frame_masked" => "RFC 6455 forbids masking server frames; clients must close such connections.",
+        "ws_inflate_limit" => "A compressed message inflated past the configured cap (possible deflate bomb); the rest of the message was not decoded.",
+        "mqtt_packet_too_large" => "A packet exceeded the configured maximum; its header was reported and its body skipped.",
+        "ws_gap_lost_sync" | "mqtt_resync" | "mqtt_gap" => "Bytes were missing from the capture; decoding resynchronised on the next plausible header.",
+        _ => return None,
+    })
+}
+
+fn ws_severity(code: &str) -> Severity {
+    match code {
+        "ws_gap_in_payload" | "ws_resynced" | "ws_gap_lost_sync" => Severity::Info,
+        _ => Severity::Warning,
+    }
+}
+
+fn mqtt_severity(code: &str) -> Severity {
+    match code {
+        "mqtt_gap" | "mqtt_resync" => Severity::Info,
+        _ => Severity::Warning,
+    }
+}
+
+fn mqtt_dir(d: Dir) -> mqtt::Dir {
+    match d {
+        Dir::C2S => mqtt::Dir::C2S,
+        Dir::S2C => mqtt::Dir::S2C,
+    }
+}
+
+fn flow_dir(d: mqtt::Dir) -> Dir {
+    match d {
+        mqtt::Dir::C2S => Dir::C2S,
+        mqtt::Dir::S2C => Dir::S2C,
+    }
+}
+
+/// Where a record is being produced.
+#[derive(Clone, Copy)]
+struct At {
+    frame: u64,
+    ts: Ts,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mqtt_event(
+    ev: mqtt::Event<'_>,
+    out: &mut dyn Sink,
+    issues: &mut Issues,
+    meta: &ConnMeta,
+    at: At,
+    transport: &'static str,
+    level: Option<u8>,
+) {
+    match ev {
+        mqtt::Event::Packet(d, p) => {
+            for a in &p.anomalies {
+                issues.add(a.code, mqtt_severity(a.code), at.frame, || {
+                    a.message.clone()
+                });
+            }
+            out.record(&Record::Mqtt {
+                meta,
+                dir: flow_dir(d),
+                frame: at.frame,
+                ts: at.ts,
+                transport,
+                level: level.or(p.level),
+                p,
+            });
+        }
+        mqtt::Event::Anomaly(_, a) => issues.add(a.code, mqtt_severity(a.code), at.frame, || {
+            a.message.clone()
+        }),
+        mqtt::Event::Finding(f) => {
+            let sev = match f.severity {
+                "error" => Severity::Error,
+                "warning" => Severity::Warning,
+                _ => Severity::Info,
+            };
+            let mut fi = Finding::new(f.code, sev, f.message.clone())
+                .stream(meta.stream)
+                .frames(if at.frame > 0 { vec![at.frame] } else { vec![] });
+            let hint = match f.code {
+                "mqtt_connect_refused" => Some("The broker refused the session: check the client id, user name and password, and the broker's access rules for this client."),
+                "mqtt_server_disconnect" => Some("The broker closed the session and said why: the reason code names the cause (e.g. packet too large, not authorized, session taken over)."),
+                "mqtt_keepalive_exceeded" => Some("No packet came within 1.5 times the keep-alive; the broker would have dropped the client. Check the device's network and its PINGREQ timer."),
+                "mqtt_qos_flow_incomplete" => Some("A QoS 1/2 exchange did not finish before the capture ended (or the connection dropped): the message may be redelivered."),
+                _ => None,
+            };
+            if let Some(h) = hint {
+                fi = fi.hint(h);
+            }
+            out.finding(&fi);
+        }
+    }
+}
+
+/// The WebSocket data sink of one direction: frames become records, data
+/// goes to MQTT.
+struct WsCtx<'a> {
+    out: &'a mut dyn Sink,
+    meta: &'a ConnMeta,
+    dir: Dir,
+    at: At,
+    mqtt: &'a mut Option<MqttConn>,
+    /// Whether MQTT inside this WebSocket has been decided.
+    decided: &'a mut bool,
+    issues: &'a mut Issues,
+    frames: &'a mut [u64; 2],
+}
+
+impl WsDataSink for WsCtx<'_> {
+    fn data(&mut self, bytes: &[u8]) {
+        if !*self.decided && self.dir == Dir::C2S {
+            // No MQTT subprotocol negotiated: MQTT if the client starts with
+            // a CONNECT (one byte is enough: MQTT.js sends 1-byte frames).
+            *self.decided = true;
+            if bytes.first() == Some(&0x10) {
+                *self.mqtt = Some(MqttConn::new(MqttLimits::default(), true));
+            }
+        }
+        if let Some(m) = self.mqtt.as_mut() {
+            let level = m.level();
+            let (out, issues, meta, at) = (&mut *self.out, &mut *self.issues, self.meta, self.at);
+            m.feed(mqtt_dir(self.dir), at.ts.as_f64(), bytes, &mut |ev| {
+                mqtt_event(ev, out, issues, meta, at, "websocket", level)
+            });
+        }
+    }
+    fn frame(&mut self, h: &FrameHeader, end: &FrameEnd) {
+        self.frames[self.dir.idx()] += 1;
+        self.out.record(&Record::Ws {
+            meta: self.meta,
+            dir: self.dir,
+            frame: self.at.frame,
+            ts: self.at.ts,
+            h,
+            end,
+        });
+    }
+    fn violation(&mut self, v: Violation) {
+        let msg = v.message;
+        self.issues
+            .add(v.code, ws_severity(v.code), self.at.frame, move || msg);
+    }
+    fn data_lost(&mut self) {
+        if let Some(m) = self.mqtt.as_mut() {
+            let level = m.level();
+            let (out, issues, meta, at) = (&mut *self.out, &mut *self.issues, self.meta, self.at);
+            m.gap(mqtt_dir(self.dir), u32::MAX as u64, &mut |ev| {
+                mqtt_event(ev, out, issues, meta, at, "websocket", level)
+            });
+        }
+    }
+}
+
+struct Pending {
+    req: Request,
+    frame: u64,
+    upgrade: bool,
+}
+
+/// A rejected upgrade waiting for the end of its response body (the body
+/// of an error page identifies the server).
+struct Rejected {
+    info: UpgradeInfo,
+    body: Vec<u8>,
+}
+
+const MAX_PENDING: usize = 64;
+const MAX_HOLD: usize = 1 << 20;
+const BODY_CAPTURE: usize = 8 * 1024;
+
+struct Http {
+    buf: [Vec<u8>; 2],
+    body: [Option<BodySkipper>; 2],
+    pending: VecDeque<Pending>,
+    /// c2s bytes after an Upgrade request, until its response decides.
+    hold: Option<Vec<u8>>,
+    dead: [bool; 2],
+    rejected: Option<Rejected>,
+    requests: u64,
+    responses: u64,
+}
+
+/// What the HTTP layer asks of the stack.
+enum HttpNext {
+    Stay,
+    /// 101 for WebSocket: switch, with the bytes that follow.
+    WebSocket {
+        info: Box<UpgradeInfo>,
+        s2c: Vec<u8>,
+        c2s: Vec<u8>,
+    },
+    /// 101 for something else (h2c...): stop decoding.
+    Opaque,
+}
+
+impl Http {
+    fn new() -> Http {
+        Http {
+            buf: [Vec::new(), Vec::new()],
+            body: [None, None],
+            pending: VecDeque::new(),
+            hold: None,
+            dead: [false, false],
+            rejected: None,
+            requests: 0,
+            responses: 0,
+        }
+    }
 }
 
 /// The per-connection layer stack.
 #[derive(Default)]
 pub struct Stack {
-    proto: Option<&'static str>,
-    /// First bytes of each direction, until sniffing decides.
     head: [Vec<u8>; 2],
-    decided: [bool; 2],
-    seen_data: bool,
+    layer: Layer,
+    proto: Option<&'static str>,
+    issues: Issues,
+    upgrades: Vec<UpgradeInfo>,
+    tls: Option<tls::ClientHello>,
+    tls_buf: Vec<u8>,
+    ws_frames: [u64; 2],
+    http_counts: (u64, u64),
+    mqtt_summary: Option<(mqtt::Summary, &'static str)>,
 }
 
-const SNIFF_BYTES: usize = 64;
+#[derive(Default)]
+enum Layer {
+    #[default]
+    Sniff,
+    Http(Box<Http>),
+    Ws(Box<Ws>),
+    Mqtt(Box<MqttConn>),
+    Tls,
+    Opaque,
+}
+
+struct Ws {
+    dir: [WsDirection; 2],
+    mqtt: Option<MqttConn>,
+    decided_mqtt: bool,
+}
 
 impl Stack {
-    fn classify(&mut self, meta: &mut ConnMeta, dir: Dir) -> Dir {
-        let s = sniff(&self.head[dir.idx()]);
-        if s == Sniff::NeedMore && self.head[dir.idx()].len() < SNIFF_BYTES {
-            return dir;
-        }
-        self.decided[dir.idx()] = true;
+    fn http_limits() -> HttpLimits {
+        HttpLimits::default()
+    }
+
+    /// Decide the protocol from buffered or current bytes.
+    fn decide(&mut self, meta: &mut ConnMeta, dir: Dir, s: Sniff) -> Dir {
         let mut dir = dir;
-        // Roles of a connection without SYN: the side that sends a request
-        // or CONNECT is the client.
-        if !meta.roles_from_syn && !self.seen_data {
+        if !meta.roles_from_syn {
             let wrong = matches!(
                 (s, dir),
-                (Sniff::HttpRequest | Sniff::MqttConnect | Sniff::TlsClientHello, Dir::S2C)
-                    | (Sniff::HttpResponse, Dir::C2S)
+                (
+                    Sniff::HttpRequest | Sniff::MqttConnect | Sniff::TlsClientHello,
+                    Dir::S2C
+                ) | (Sniff::HttpResponse, Dir::C2S)
             );
             if wrong {
                 meta.swap_roles();
                 self.head.swap(0, 1);
-                self.decided.swap(0, 1);
                 dir = dir.rev();
             }
         }
-        self.seen_data = true;
-        if self.proto.is_none() {
-            self.proto = match s {
-                Sniff::HttpRequest | Sniff::HttpResponse => Some("http"),
-                Sniff::MqttConnect => Some("mqtt"),
-                Sniff::TlsClientHello | Sniff::Tls => Some("tls"),
-                _ => None,
-            };
-        }
-        self.head[dir.idx()] = Vec::new();
+        let (proto, layer) = match s {
+            Sniff::HttpRequest | Sniff::HttpResponse => {
+                ("http", Layer::Http(Box::new(Http::new())))
+            }
+            Sniff::MqttConnect | Sniff::Mqtt => (
+                "mqtt",
+                Layer::Mqtt(Box::new(MqttConn::new(MqttLimits::default(), meta.syn))),
+            ),
+            Sniff::TlsClientHello | Sniff::Tls => ("tls", Layer::Tls),
+            _ => ("unknown", Layer::Opaque),
+        };
+        self.proto = Some(proto);
+        self.layer = layer;
         dir
+    }
+
+    fn data(&mut self, meta: &mut ConnMeta, dir: Dir, bytes: &[u8], at: At, out: &mut dyn Sink) {
+        if let Layer::Sniff = self.layer {
+            let d = dir.idx();
+            let s = if self.head[d].is_empty() {
+                sniff(bytes)
+            } else {
+                self.head[d].extend_from_slice(bytes);
+                sniff(&self.head[d])
+            };
+            if s == Sniff::NeedMore && self.head[d].len() + bytes.len() < 256 {
+                if self.head[d].is_empty() {
+                    self.head[d].extend_from_slice(bytes);
+                }
+                return;
+            }
+            let from_head = !self.head[d].is_empty();
+            let dir2 = self.decide(meta, dir, s);
+            // Replay what was held, client side first.
+            let mut heads = std::mem::take(&mut self.head);
+            if !from_head {
+                heads[dir2.idx()].clear();
+            }
+            for d in [Dir::C2S, Dir::S2C] {
+                let h = std::mem::take(&mut heads[d.idx()]);
+                if !h.is_empty() {
+                    self.layer_data(meta, d, &h, at, out);
+                }
+            }
+            if !from_head {
+                self.layer_data(meta, dir2, bytes, at, out);
+            }
+            return;
+        }
+        self.layer_data(meta, dir, bytes, at, out);
+    }
+
+    fn layer_data(
+        &mut self,
+        meta: &mut ConnMeta,
+        dir: Dir,
+        bytes: &[u8],
+        at: At,
+        out: &mut dyn Sink,
+    ) {
+        match &mut self.layer {
+            Layer::Sniff | Layer::Opaque => {}
+            Layer::Tls => {
+                if dir == Dir::C2S && self.tls.is_none() && self.tls_buf.len() <= tls::MAX_HELLO {
+                    self.tls_buf.extend_from_slice(bytes);
+                    match tls::parse_client_hello(&self.tls_buf) {
+                        tls::Parse::Done(h) => {
+                            self.tls = Some(h);
+                            self.tls_buf = Vec::new();
+                        }
+                        tls::Parse::NotTls => {
+                            self.tls = Some(tls::ClientHello::default());
+                            self.tls_buf = Vec::new();
+                        }
+                        tls::Parse::NeedMore => {}
+                    }
+                }
+            }
+            Layer::Mqtt(m) => {
+                let level = m.level();
+                let issues = &mut self.issues;
+                m.feed(mqtt_dir(dir), at.ts.as_f64(), bytes, &mut |ev| {
+                    mqtt_event(ev, out, issues, meta, at, "tcp", level)
+                });
+            }
+            Layer::Ws(ws) => {
+                let Ws {
+                    dir: dirs,
+                    mqtt,
+                    decided_mqtt,
+                } = &mut **ws;
+                let mut ctx = WsCtx {
+                    out,
+                    meta,
+                    dir,
+                    at,
+                    mqtt,
+                    decided: decided_mqtt,
+                    issues: &mut self.issues,
+                    frames: &mut self.ws_frames,
+                };
+                dirs[dir.idx()].feed(bytes, &mut ctx);
+            }
+            Layer::Http(_) => {
+                let next = self.http_data(meta, dir, bytes, at, out);
+                self.apply(meta, next, at, out);
+            }
+        }
+    }
+
+    fn apply(&mut self, meta: &mut ConnMeta, next: HttpNext, at: At, out: &mut dyn Sink) {
+        match next {
+            HttpNext::Stay => {}
+            HttpNext::Opaque => {
+                self.take_http_counts();
+                self.layer = Layer::Opaque;
+            }
+            HttpNext::WebSocket { info, s2c, c2s } => {
+                self.take_http_counts();
+                let deflate = info.handshake.deflate;
+                let lim = WsLimits::default();
+                let sel = info.handshake.protocol_selected.as_deref().unwrap_or("");
+                let offered_mqtt = info
+                    .handshake
+                    .protocols_offered
+                    .iter()
+                    .any(|p| p.to_ascii_lowercase().starts_with("mqtt"));
+                let is_mqtt = sel.to_ascii_lowercase().starts_with("mqtt") || offered_mqtt;
+                let mut mq = MqttConn::new(MqttLimits::default(), true);
+                if sel.eq_ignore_ascii_case("mqttv3.1") {
+                    mq.set_level_hint(3);
+                }
+                self.layer = Layer::Ws(Box::new(Ws {
+                    dir: [
+                        WsDirection::new(true, deflate, lim.clone()),
+                        WsDirection::new(false, deflate, lim),
+                    ],
+                    // MQTT when negotiated or offered; else decided by the
+                    // client's first data (see `WsCtx::data`).
+                    mqtt: is_mqtt.then_some(mq),
+                    decided_mqtt: is_mqtt,
+                }));
+                self.proto = Some("websocket");
+                self.upgrades.push(*info);
+                if !s2c.is_empty() {
+                    self.ws_data(meta, Dir::S2C, &s2c, at, out);
+                }
+                if !c2s.is_empty() {
+                    self.ws_data(meta, Dir::C2S, &c2s, at, out);
+                }
+            }
+        }
+    }
+
+    fn ws_data(&mut self, meta: &mut ConnMeta, dir: Dir, bytes: &[u8], at: At, out: &mut dyn Sink) {
+        self.layer_data(meta, dir, bytes, at, out);
+    }
+
+    fn take_http_counts(&mut self) {
+        if let Layer::Http(h) = &self.layer {
+            self.http_counts = (h.requests, h.responses);
+        }
+    }
+
+    fn emit_upgrade(&mut self, meta: &ConnMeta, info: &UpgradeInfo, out: &mut dyn Sink) {
+        out.record(&Record::Upgrade { meta, info });
+        for f in diagnose::upgrade_findings(meta, info) {
+            out.finding(&f);
+        }
+    }
+
+    fn http_data(
+        &mut self,
+        meta: &mut ConnMeta,
+        dir: Dir,
+        bytes: &[u8],
+        at: At,
+        out: &mut dyn Sink,
+    ) -> HttpNext {
+        let lim = Self::http_limits();
+        let mut input: Vec<u8>;
+        let mut rest: &[u8] = bytes;
+        loop {
+            if rest.is_empty() {
+                return HttpNext::Stay;
+            }
+            let Layer::Http(h) = &mut self.layer else {
+                return HttpNext::Stay;
+            };
+            let d = dir.idx();
+            if h.dead[d] {
+                return HttpNext::Stay;
+            }
+            if dir == Dir::C2S {
+                if let Some(hold) = h.hold.as_mut() {
+                    if hold.len() + rest.len() <= MAX_HOLD {
+                        hold.extend_from_slice(rest);
+                    }
+                    return HttpNext::Stay;
+                }
+            }
+            if let Some(b) = h.body[d].as_mut() {
+                let cap = &mut h.rejected;
+                let skip = b.feed_with(rest, &mut |chunk| {
+                    if dir == Dir::S2C {
+                        if let Some(r) = cap.as_mut() {
+                            let room = BODY_CAPTURE.saturating_sub(r.body.len());
+                            r.body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                        }
+                    }
+                });
+                rest = &rest[skip.consumed.min(rest.len())..];
+                if let Some(e) = skip.error {
+                    let code = e.code();
+                    self.issues
+                        .add(code, Severity::Warning, at.frame, || e.to_string());
+                }
+                if skip.done {
+                    let Layer::Http(h) = &mut self.layer else {
+                        return HttpNext::Stay;
+                    };
+                    h.body[d] = None;
+                    if dir == Dir::S2C {
+                        if let Some(r) = h.rejected.take() {
+                            self.finish_rejected(meta, r, out);
+                        }
+                    }
+                    continue;
+                }
+                return HttpNext::Stay;
+            }
+            // A head: parse in place when nothing is buffered.
+            let Layer::Http(h) = &mut self.layer else {
+                return HttpNext::Stay;
+            };
+            let buffered = !h.buf[d].is_empty();
+            if buffered {
+                if h.buf[d].len() + rest.len() > lim.max_head_bytes + 1 {
+                    let room = lim.max_head_bytes + 1 - h.buf[d].len().min(lim.max_head_bytes + 1);
+                    h.buf[d].extend_from_slice(&rest[..room.min(rest.len())]);
+                } else {
+                    h.buf[d].extend_from_slice(rest);
+                }
+            }
+            let src: &[u8] = if buffered { &h.buf[d] } else { rest };
+            let parsed: Result<Option<(Result<Request, Response>, usize)>, http::HttpError> =
+                if dir == Dir::C2S {
+                    match http::parse_request(src, &lim) {
+                        Head::Complete(r, n) => Ok(Some((Ok(r), n))),
+                        Head::Partial => Ok(None),
+                        Head::Error(e) => Err(e),
+                    }
+                } else {
+                    match http::parse_response(src, &lim) {
+                        Head::Complete(r, n) => Ok(Some((Err(r), n))),
+                        Head::Partial => Ok(None),
+                        Head::Error(e) => Err(e),
+                    }
+                };
+            match parsed {
+                Ok(None) => {
+                    if !buffered {
+                        h.buf[d].extend_from_slice(rest);
+                    }
+                    return HttpNext::Stay;
+                }
+                Err(e) => {
+                    h.dead[d] = true;
+                    let code = e.code();
+                    self.issues.add(code, Severity::Info, at.frame, || {
+                        format!("{} HTTP stream not decoded further: {e}", dir.as_str())
+                    });
+                    return HttpNext::Stay;
+                }
+                Ok(Some((msg, n))) => {
+                    if buffered {
+                        input = h.buf[d].split_off(n.min(h.buf[d].len()));
+                        h.buf[d].clear();
+                    } else {
+                        input = rest[n.min(rest.len())..].to_vec();
+                    }
+                    match msg {
+                        Ok(req) => self.on_request(req, at),
+                        Err(resp) => {
+                            if let Some(next) = self.on_response(meta, resp, &mut input, at, out) {
+                                return next;
+                            }
+                        }
+                    }
+                    // `input` now holds the bytes after the head.
+                    let owned = std::mem::take(&mut input);
+                    return self.http_data_owned(meta, dir, owned, at, out);
+                }
+            }
+        }
+    }
+
+    /// Continue with bytes that follow a head (owned, so the borrow of the
+    /// original chunk can end). Recursion depth is bounded by heads per chunk.
+    fn http_data_owned(
+        &mut self,
+        meta: &mut ConnMeta,
+        dir: Dir,
+        bytes: Vec<u8>,
+        at: At,
+        out: &mut dyn Sink,
+    ) -> HttpNext {
+        if bytes.is_empty() {
+            return HttpNext::Stay;
+        }
+        self.http_data(meta, dir, &bytes, at, out)
+    }
+
+    fn on_request(&mut self, req: Request, at: At) {
+        let Layer::Http(h) = &mut self.layer else {
+            return;
+        };
+        h.requests += 1;
+        let info = http::body_info_request(&req);
+        for p in &info.problems {
+            let m = p.to_string();
+            self.issues.add(p.code(), Severity::Warning, at.frame, || m);
+        }
+        let Layer::Http(h) = &mut self.layer else {
+            return;
+        };
+        if !matches!(info.kind, BodyKind::None) {
+            h.body[0] = Some(BodySkipper::new(info.kind));
+        }
+        let upgrade = req.headers.get("upgrade").is_some();
+        if upgrade && matches!(info.kind, BodyKind::None) {
+            h.hold = Some(Vec::new());
+        }
+        if h.pending.len() >= MAX_PENDING {
+            h.pending.pop_front();
+        }
+        h.pending.push_back(Pending {
+            req,
+            frame: at.frame,
+            upgrade,
+        });
+    }
+
+    /// A response head: match it with its request. Returns Some to stop
+    /// HTTP decoding (switch layer).
+    fn on_response(
+        &mut self,
+        meta: &mut ConnMeta,
+        resp: Response,
+        rest: &mut Vec<u8>,
+        at: At,
+        out: &mut dyn Sink,
+    ) -> Option<HttpNext> {
+        let Layer::Http(h) = &mut self.layer else {
+            return None;
+        };
+        h.responses += 1;
+        if (100..200).contains(&resp.status) && resp.status != 101 {
+            return None;
+        }
+        let pending = h.pending.pop_front();
+        let method = pending.as_ref().map(|p| p.req.method.clone());
+        let bi = http::body_info_response(&resp, method.as_deref());
+        let Some(p) = pending else {
+            if !matches!(bi.kind, BodyKind::None) {
+                h.body[1] = Some(BodySkipper::new(bi.kind));
+            }
+            return None;
+        };
+        if !p.upgrade {
+            if !matches!(bi.kind, BodyKind::None) {
+                h.body[1] = Some(BodySkipper::new(bi.kind));
+            }
+            return None;
+        }
+        let websocket = p.req.headers.has_token("upgrade", "websocket");
+        let hs = handshake::validate(&p.req, Some(&resp), false);
+        let mut info = UpgradeInfo {
+            request_frame: p.frame,
+            response_frame: Some(at.frame),
+            websocket,
+            server: diagnose::identify_server(&resp, &[]),
+            handshake: hs,
+            request: p.req,
+            response: Some(resp),
+        };
+        if info.response.as_ref().is_some_and(|r| r.status == 101) {
+            let held = h.hold.take().unwrap_or_default();
+            if !websocket {
+                info.handshake.outcome = Outcome::Accepted;
+                self.emit_upgrade(meta, &info, out);
+                self.upgrades.push(info);
+                return Some(HttpNext::Opaque);
+            }
+            self.emit_upgrade(meta, &info, out);
+            let s2c = std::mem::take(rest);
+            return Some(HttpNext::WebSocket {
+                info: Box::new(info),
+                s2c,
+                c2s: held,
+            });
+        }
+        if !websocket {
+            info.handshake.outcome = Outcome::Rejected;
+        }
+        // Rejected: wait for the body (error pages identify IIS).
+        let held = h.hold.take();
+        if matches!(bi.kind, BodyKind::None) {
+            self.finish_rejected(
+                meta,
+                Rejected {
+                    info,
+                    body: Vec::new(),
+                },
+                out,
+            );
+        } else {
+            h.body[1] = Some(BodySkipper::new(bi.kind));
+            h.rejected = Some(Rejected {
+                info,
+                body: Vec::new(),
+            });
+        }
+        // Held client bytes are HTTP again.
+        if let Some(held) = held {
+            if !held.is_empty() {
+                let next = self.http_data_owned(meta, Dir::C2S, held, at, out);
+                if !matches!(next, HttpNext::Stay) {
+                    return Some(next);
+                }
+            }
+        }
+        None
+    }
+
+    fn finish_rejected(&mut self, meta: &ConnMeta, r: Rejected, out: &mut dyn Sink) {
+        let mut info = r.info;
+        if let Some(resp) = &info.response {
+            info.server = diagnose::identify_server(resp, &r.body);
+        }
+        self.emit_upgrade(meta, &info, out);
+        self.upgrades.push(info);
+    }
+
+    /// The connection is over: report upgrades still waiting.
+    fn close_http(&mut self, meta: &ConnMeta, out: &mut dyn Sink) {
+        let Layer::Http(h) = &mut self.layer else {
+            return;
+        };
+        let rejected = h.rejected.take();
+        let pending: Vec<Pending> = h.pending.drain(..).collect();
+        self.take_http_counts();
+        if let Some(r) = rejected {
+            self.finish_rejected(meta, r, out);
+        }
+        let reset = meta.end == ConnEnd::Rst;
+        for p in pending.into_iter().filter(|p| p.upgrade) {
+            let websocket = p.req.headers.has_token("upgrade", "websocket");
+            let mut hs = handshake::validate(&p.req, None, reset);
+            if !websocket {
+                hs.outcome = if reset {
+                    Outcome::Reset
+                } else {
+                    Outcome::NoResponse
+                };
+            }
+            let info = UpgradeInfo {
+                request_frame: p.frame,
+                response_frame: None,
+                websocket,
+                server: None,
+                handshake: hs,
+                request: p.req,
+                response: None,
+            };
+            self.emit_upgrade(meta, &info, out);
+            self.upgrades.push(info);
+        }
+    }
+
+    /// Per-connection lines for the text report.
+    fn summary_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for u in &self.upgrades {
+            let mut s = format!(
+                "{} {}  Upgrade: {}",
+                u.request.method,
+                u.request.uri,
+                u.header("upgrade").unwrap_or("")
+            );
+            if let Some(p) = u.header("sec-websocket-protocol") {
+                s.push_str(&format!("  Sec-WebSocket-Protocol: {p}"));
+            }
+            s.push_str(" → ");
+            match &u.response {
+                Some(r) => s.push_str(&format!(
+                    "{} {} (frame {})",
+                    r.status,
+                    r.reason,
+                    u.response_frame.unwrap_or(0)
+                )),
+                None => s.push_str("no response"),
+            }
+            if let Some(sv) = u.resp_header("server") {
+                s.push_str(&format!("  Server: {sv}"));
+            }
+            s.push_str(&format!("  [{}]", u.handshake.outcome.as_str()));
+            lines.push(s);
+        }
+        if self.ws_frames != [0, 0] {
+            lines.push(format!(
+                "WebSocket: {} frame(s) c2s, {} s2c",
+                self.ws_frames[0], self.ws_frames[1]
+            ));
+        }
+        if let Some((s, transport)) = &self.mqtt_summary {
+            let level = match s.level {
+                Some(3) => "MQTT 3.1",
+                Some(4) => "MQTT 3.1.1",
+                Some(5) => "MQTT 5.0",
+                _ => "MQTT (version unknown)",
+            };
+            let mut l = format!(
+                "{level}{} over {transport}",
+                if s.level_inferred { " (inferred)" } else { "" }
+            );
+            if let Some(c) = &s.client_id {
+                l.push_str(&format!("  client \"{c}\""));
+                if let Some(mac) = advantech_mac(c) {
+                    l.push_str(&format!("  device {mac}"));
+                }
+            }
+            if let Some(code) = s.connack_code {
+                l.push_str(if code == 0 {
+                    "  CONNACK accepted"
+                } else {
+                    "  CONNACK refused"
+                });
+                if code != 0 {
+                    l.push_str(&format!(" (code {code})"));
+                }
+            }
+            lines.push(l);
+            let mut counts = Vec::new();
+            for t in 1..16u8 {
+                let n = s.counts_c2s[t as usize] + s.counts_s2c[t as usize];
+                if n > 0 {
+                    counts.push(format!("{} {}", n, mqtt::msg_name(t)));
+                }
+            }
+            if !counts.is_empty() {
+                lines.push(format!("packets: {}", counts.join(", ")));
+            }
+            for t in s.topics.iter().take(8) {
+                let adv = advantech_topic(&t.topic)
+                    .map(|m| format!("  (Advantech device {m})"))
+                    .unwrap_or_default();
+                lines.push(format!(
+                    "{} PUBLISH {} {}{}",
+                    t.count,
+                    if t.dir == mqtt::Dir::C2S {
+                        "to"
+                    } else {
+                        "from broker on"
+                    },
+                    t.topic,
+                    adv
+                ));
+            }
+            if s.topics.len() > 8 {
+                lines.push(format!("... {} more topic(s)", s.topics.len() - 8));
+            }
+            let f = &s.flows;
+            if f.qos1_completed + f.qos2_completed + f.qos1_incomplete + f.qos2_incomplete > 0 {
+                lines.push(format!(
+                    "QoS flows: {} QoS 1 and {} QoS 2 completed, {} QoS 1 and {} QoS 2 incomplete",
+                    f.qos1_completed, f.qos2_completed, f.qos1_incomplete, f.qos2_incomplete
+                ));
+            }
+        }
+        if let Some(t) = &self.tls {
+            lines.push(format!(
+                "TLS ClientHello: SNI {}  ALPN {}",
+                t.sni.as_deref().unwrap_or("-"),
+                if t.alpn.is_empty() {
+                    "-".to_string()
+                } else {
+                    t.alpn.join(",")
+                }
+            ));
+        }
+        lines
+    }
+}
+
+/// `00:D0:C9:E2:79:59` from a 12-hex-digit MAC inside a WISE-style client id.
+pub fn advantech_mac(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(11)).find_map(|i| {
+        let w = &b[i..i + 12];
+        let hex = w.iter().all(|c| c.is_ascii_hexdigit());
+        let bounded = (i == 0 || !b[i - 1].is_ascii_hexdigit())
+            && b.get(i + 12).is_none_or(|c| !c.is_ascii_hexdigit());
+        (hex && bounded && w.starts_with(b"00D0C9") || hex && bounded && w.starts_with(b"00d0c9"))
+            .then(|| {
+                w.chunks(2)
+                    .map(|p| String::from_utf8_lossy(p).to_ascii_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(":")
+            })
+    })
+}
+
+/// The device MAC of an Advantech topic (`Advantech/<MAC>/...`).
+pub fn advantech_topic(topic: &str) -> Option<String> {
+    let rest = topic.strip_prefix("Advantech/")?;
+    let mac = rest.split('/').next()?;
+    if mac.len() == 12 && mac.bytes().all(|c| c.is_ascii_hexdigit()) {
+        Some(
+            mac.as_bytes()
+                .chunks(2)
+                .map(|p| String::from_utf8_lossy(p).to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join(":"),
+        )
+    } else {
+        None
     }
 }
 
 impl Handler for Stack {
-    fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, _out: &mut dyn Sink) {
+    fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, out: &mut dyn Sink) {
         match chunk {
-            Chunk::Data { bytes, .. } => {
-                if !self.decided[dir.idx()] {
-                    let h = &mut self.head[dir.idx()];
-                    let take = (SNIFF_BYTES - h.len()).min(bytes.len());
-                    h.extend_from_slice(&bytes[..take]);
-                    self.classify(meta, dir);
-                }
+            Chunk::Data { bytes, frame, ts } => {
+                self.data(meta, dir, bytes, At { frame, ts }, out);
             }
-            Chunk::Gap { .. } => {
-                if !self.decided[dir.idx()] {
-                    self.decided[dir.idx()] = true;
-                    self.head[dir.idx()] = Vec::new();
+            Chunk::Gap { len, frame, ts } => {
+                let at = At { frame, ts };
+                match &mut self.layer {
+                    Layer::Sniff => {
+                        // Sniff without the lost bytes: what follows is mid-stream.
+                        self.head[dir.idx()].clear();
+                    }
+                    Layer::Mqtt(m) => {
+                        let level = m.level();
+                        let issues = &mut self.issues;
+                        m.gap(mqtt_dir(dir), len, &mut |ev| {
+                            mqtt_event(ev, out, issues, meta, at, "tcp", level)
+                        });
+                    }
+                    Layer::Ws(ws) => {
+                        let Ws {
+                            dir: dirs,
+                            mqtt,
+                            decided_mqtt,
+                        } = &mut **ws;
+                        let mut ctx = WsCtx {
+                            out,
+                            meta,
+                            dir,
+                            at,
+                            mqtt,
+                            decided: decided_mqtt,
+                            issues: &mut self.issues,
+                            frames: &mut self.ws_frames,
+                        };
+                        dirs[dir.idx()].gap(len, &mut ctx);
+                    }
+                    Layer::Http(h) => {
+                        // HTTP cannot find its way back into a byte stream.
+                        h.dead[dir.idx()] = true;
+                        h.buf[dir.idx()] = Vec::new();
+                        self.issues.add("http_gap", Severity::Info, frame, || {
+                            format!("{} HTTP data missing from the capture; that direction was not decoded further", dir.as_str())
+                        });
+                    }
+                    Layer::Tls | Layer::Opaque => {}
                 }
             }
             Chunk::End { .. } => {
-                if !self.decided[dir.idx()] && !self.head[dir.idx()].is_empty() {
-                    self.classify(meta, dir);
+                if let Layer::Sniff = self.layer {
+                    let h = std::mem::take(&mut self.head[dir.idx()]);
+                    if !h.is_empty() {
+                        let s = sniff(&h);
+                        let s = if s == Sniff::NeedMore {
+                            Sniff::Unknown
+                        } else {
+                            s
+                        };
+                        let d2 = self.decide(meta, dir, s);
+                        self.layer_data(
+                            meta,
+                            d2,
+                            &h,
+                            At {
+                                frame: meta.last_frame,
+                                ts: meta.last_ts,
+                            },
+                            out,
+                        );
+                    }
                 }
             }
         }
     }
 
-    fn finish(&mut self, _meta: &ConnMeta, _out: &mut dyn Sink) -> ConnProto {
+    fn finish(&mut self, meta: &ConnMeta, out: &mut dyn Sink) -> ConnProto {
+        self.close_http(meta, out);
+        let at = At {
+            frame: meta.last_frame,
+            ts: meta.last_ts,
+        };
+        let layer = std::mem::take(&mut self.layer);
+        match layer {
+            Layer::Mqtt(mut m) => {
+                let level = m.level();
+                let issues = &mut self.issues;
+                m.end(&mut |ev| mqtt_event(ev, out, issues, meta, at, "tcp", level));
+                self.mqtt_summary = Some((m.summary(), "TCP"));
+            }
+            Layer::Ws(mut ws) => {
+                if let Some(m) = ws.mqtt.as_mut() {
+                    let level = m.level();
+                    let issues = &mut self.issues;
+                    m.end(&mut |ev| mqtt_event(ev, out, issues, meta, at, "websocket", level));
+                    self.mqtt_summary = Some((m.summary(), "WebSocket"));
+                }
+            }
+            _ => {}
+        }
+        if self.proto == Some("tls") {
+            let sni = self.tls.as_ref().and_then(|t| t.sni.clone());
+            let mut f = Finding::new(
+                "tls_encrypted",
+                Severity::Info,
+                format!(
+                    "encrypted connection (TLS) to {}{}: its contents cannot be seen",
+                    meta.server,
+                    sni.as_deref().map(|s| format!(" for \"{s}\"")).unwrap_or_default()
+                ),
+            )
+            .stream(meta.stream)
+            .hint("Only the server name (SNI), ALPN and port are visible. To see the WebSocket/MQTT inside, capture again with a TLS key log (SSLKEYLOGFILE on the client, or the broker's key log) and load it in Wireshark, or test against the plain port.");
+            f.frames = vec![meta.first_frame];
+            out.finding(&f);
+        }
+        self.issues.flush(meta, out);
+        let mut summary = self.summary_lines();
+        if let (Layer::Sniff, true) = (&self.layer, self.proto.is_none()) {
+            summary.clear();
+        }
         ConnProto {
             protocol: self.proto.unwrap_or("unknown"),
-            sni: None,
-            alpn: None,
+            sni: self.tls.as_ref().and_then(|t| t.sni.clone()),
+            alpn: self.tls.as_ref().map(|t| t.alpn.clone()),
+            summary,
         }
     }
 }
@@ -187,14 +1273,32 @@ mod tests {
         assert_eq!(sniff(b"GET /mqtt HTTP/1.1\r\n"), Sniff::HttpRequest);
         assert_eq!(sniff(b"GE"), Sniff::NeedMore);
         assert_eq!(sniff(b"HTTP/1.1 101"), Sniff::HttpResponse);
-        assert_eq!(sniff(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c"), Sniff::MqttConnect);
+        assert_eq!(
+            sniff(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c"),
+            Sniff::MqttConnect
+        );
         assert_eq!(sniff(b"\x10\x0e\x00\x06MQIsdp\x03"), Sniff::MqttConnect);
         assert_eq!(sniff(b"\x10\x0c\x00\x04MQ"), Sniff::NeedMore);
         assert_eq!(sniff(b"\x16\x03\x01\x00\xa5\x01"), Sniff::TlsClientHello);
         assert_eq!(sniff(b"SSH-2.0-OpenSSH"), Sniff::Unknown);
+        assert_eq!(sniff(b"\x30\x05\x00\x01tab\xc0\x00"), Sniff::Mqtt);
         let all = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c";
         for n in 0..all.len() {
             assert_ne!(sniff(&all[..n]), Sniff::Unknown, "prefix {n}");
         }
+    }
+
+    #[test]
+    fn advantech_names() {
+        assert_eq!(
+            advantech_mac("WISE-4050_00D0C9E27959").as_deref(),
+            Some("00:D0:C9:E2:79:59")
+        );
+        assert_eq!(advantech_mac("client-1"), None);
+        assert_eq!(
+            advantech_topic("Advantech/00D0C9E27959/data").as_deref(),
+            Some("00:D0:C9:E2:79:59")
+        );
+        assert_eq!(advantech_topic("Advantech/xyz/data"), None);
     }
 }

@@ -119,7 +119,9 @@ impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             CaptureErrorKind::NotACapture(m) => write!(f, "not a pcap or pcapng file: {m}"),
-            CaptureErrorKind::Corrupt(m) => write!(f, "corrupt capture at byte {}: {m}", self.offset),
+            CaptureErrorKind::Corrupt(m) => {
+                write!(f, "corrupt capture at byte {}: {m}", self.offset)
+            }
             CaptureErrorKind::Io(e) => write!(f, "read error at byte {}: {e}", self.offset),
         }
     }
@@ -350,9 +352,7 @@ impl<R: Read> CaptureReader<R> {
         let h = match pcap_parser::parse_pcap_header(&self.buf[self.start..self.end]) {
             Ok((_, h)) => h,
             Err(e) => {
-                return Err(self.err(CaptureErrorKind::Corrupt(format!(
-                    "bad pcap header: {e:?}"
-                ))))
+                return Err(self.err(CaptureErrorKind::Corrupt(format!("bad pcap header: {e:?}"))))
             }
         };
         let nsec = h.is_nanosecond_precision();
@@ -639,7 +639,10 @@ impl<R: Read> CaptureReader<R> {
         let (if_id, ts_units, caplen, orig_len, data_off) = match btype {
             BLOCK_EPB => {
                 if blen < 32 {
-                    self.warn(offset, format!("enhanced packet block of {blen} bytes is too short"));
+                    self.warn(
+                        offset,
+                        format!("enhanced packet block of {blen} bytes is too short"),
+                    );
                     return false;
                 }
                 let hi = u32_at(b, 12, big) as u64;

@@ -103,7 +103,10 @@ mod tests {
             Ts::new(1_764_089_581, 123_456_000, 6).to_string(),
             "2025-11-25T16:53:01.123456Z"
         );
-        assert_eq!(Ts::new(951_782_400, 0, 0).to_string(), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            Ts::new(951_782_400, 0, 0).to_string(),
+            "2000-02-29T00:00:00Z"
+        );
         assert_eq!(Ts::new(-1, 0, 0).to_string(), "1969-12-31T23:59:59Z");
         // 2106 overflow capture: u32 seconds max
         assert_eq!(

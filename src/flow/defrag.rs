@@ -117,8 +117,7 @@ impl Defrag {
             pos = pos.max(b);
         }
         if pos < end {
-            p.data[pos as usize..end as usize]
-                .copy_from_slice(&payload[(pos - offset) as usize..]);
+            p.data[pos as usize..end as usize].copy_from_slice(&payload[(pos - offset) as usize..]);
         }
         p.have.push((offset, end));
         p.have.sort_unstable();
@@ -160,7 +159,12 @@ impl Defrag {
     }
 
     fn drop_oldest(&mut self) -> bool {
-        let Some(k) = self.map.iter().min_by_key(|(_, p)| p.first_us).map(|(k, _)| *k) else {
+        let Some(k) = self
+            .map
+            .iter()
+            .min_by_key(|(_, p)| p.first_us)
+            .map(|(k, _)| *k)
+        else {
             return false;
         };
         if let Some(p) = self.map.remove(&k) {

@@ -283,7 +283,11 @@ impl<H: Handler> FlowTable<H> {
         meta.packets += 1;
         meta.last_frame = frame;
         meta.last_ts = ts;
-        let mut dir = if meta.client == src { Dir::C2S } else { Dir::S2C };
+        let mut dir = if meta.client == src {
+            Dir::C2S
+        } else {
+            Dir::S2C
+        };
         meta.tcp_len[dir.idx()] += seg.wire_len as u64;
         if pure_syn && dir == Dir::C2S {
             meta.syn = true;

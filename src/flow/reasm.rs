@@ -197,7 +197,14 @@ impl Reassembler {
 
     /// The peer acknowledged `ack`: data before it was received, so a hole
     /// before it will never be filled in this capture.
-    pub fn peer_ack(&mut self, ack: u32, frame: u64, ts: Ts, lim: &ReasmLimits, emit: &mut Emit<'_>) {
+    pub fn peer_ack(
+        &mut self,
+        ack: u32,
+        frame: u64,
+        ts: Ts,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) {
         if !self.init || self.ended {
             return;
         }
@@ -214,7 +221,13 @@ impl Reassembler {
             return;
         }
         while self.off < target {
-            let hole_end = self.held.keys().next().copied().unwrap_or(target).min(target);
+            let hole_end = self
+                .held
+                .keys()
+                .next()
+                .copied()
+                .unwrap_or(target)
+                .min(target);
             if hole_end > self.off {
                 self.gap(hole_end - self.off, frame, ts, emit);
             }
@@ -234,7 +247,14 @@ impl Reassembler {
 
     /// The connection ended (RST, capture end, eviction): flush what is held
     /// (holes become gaps) and end the direction.
-    pub fn finish(&mut self, kind: EndKind, frame: u64, ts: Ts, lim: &ReasmLimits, emit: &mut Emit<'_>) {
+    pub fn finish(
+        &mut self,
+        kind: EndKind,
+        frame: u64,
+        ts: Ts,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) {
         if self.ended || !self.init {
             if !self.ended {
                 self.ended = true;
@@ -403,13 +423,23 @@ mod tests {
         let lim = ReasmLimits::default();
         segs.iter()
             .map(|(seq, p)| {
-                r.segment(*seq, false, false, p, p.len() as u32, 1, Ts::default(), &lim, &mut |c| {
-                    out.push(match c {
-                        Chunk::Data { bytes, .. } => C::D(bytes.to_vec()),
-                        Chunk::Gap { len, .. } => C::G(len),
-                        Chunk::End { kind, .. } => C::E(kind),
-                    })
-                })
+                r.segment(
+                    *seq,
+                    false,
+                    false,
+                    p,
+                    p.len() as u32,
+                    1,
+                    Ts::default(),
+                    &lim,
+                    &mut |c| {
+                        out.push(match c {
+                            Chunk::Data { bytes, .. } => C::D(bytes.to_vec()),
+                            Chunk::Gap { len, .. } => C::G(len),
+                            Chunk::End { kind, .. } => C::E(kind),
+                        })
+                    },
+                )
             })
             .collect()
     }
@@ -425,7 +455,17 @@ mod tests {
 
     fn syn(r: &mut Reassembler, isn: u32) {
         let lim = ReasmLimits::default();
-        r.segment(isn, true, false, &[], 0, 1, Ts::default(), &lim, &mut |_| {});
+        r.segment(
+            isn,
+            true,
+            false,
+            &[],
+            0,
+            1,
+            Ts::default(),
+            &lim,
+            &mut |_| {},
+        );
     }
 
     const MSG: &[u8] = b"The quick brown fox jumps over the lazy dog, 0123456789";
@@ -436,8 +476,14 @@ mod tests {
             for a in 1..MSG.len() {
                 for b in a..MSG.len() {
                     let parts = [(0, a), (a, b), (b, MSG.len())];
-                    let perms: [[usize; 3]; 6] =
-                        [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+                    let perms: [[usize; 3]; 6] = [
+                        [0, 1, 2],
+                        [0, 2, 1],
+                        [1, 0, 2],
+                        [1, 2, 0],
+                        [2, 0, 1],
+                        [2, 1, 0],
+                    ];
                     for p in perms {
                         let mut r = Reassembler::default();
                         syn(&mut r, isn);
@@ -465,7 +511,12 @@ mod tests {
         let mut out = vec![];
         let notes = run(
             &mut r,
-            &[(100, &MSG[..10]), (100, &MSG[..10]), (105, &MSG[5..20]), (120, &MSG[20..])],
+            &[
+                (100, &MSG[..10]),
+                (100, &MSG[..10]),
+                (105, &MSG[5..20]),
+                (120, &MSG[20..]),
+            ],
             &mut out,
         );
         assert_eq!(bytes_of(&out), MSG);
@@ -482,7 +533,11 @@ mod tests {
         let mut r = Reassembler::default();
         syn(&mut r, 99);
         let mut out = vec![];
-        let notes = run(&mut r, &[(110, b"abc"), (110, b"xyz"), (100, b"0123456789")], &mut out);
+        let notes = run(
+            &mut r,
+            &[(110, b"abc"), (110, b"xyz"), (100, b"0123456789")],
+            &mut out,
+        );
         assert!(notes[1].conflict);
         assert_eq!(bytes_of(&out), b"0123456789abc");
     }
@@ -505,7 +560,12 @@ mod tests {
         r.finish(EndKind::Open, 6, Ts::default(), &lim, &mut push);
         assert_eq!(
             out,
-            vec![C::D(b"aaaa".to_vec()), C::G(4), C::D(b"cccc".to_vec()), C::E(EndKind::Open)]
+            vec![
+                C::D(b"aaaa".to_vec()),
+                C::G(4),
+                C::D(b"cccc".to_vec()),
+                C::E(EndKind::Open)
+            ]
         );
     }
 
@@ -522,11 +582,36 @@ mod tests {
             })
         };
         // mid-stream: first segment seen starts the direction; cut to 3 of 10 bytes
-        r.segment(5000, false, false, b"abc", 10, 1, Ts::default(), &lim, &mut push);
-        r.segment(5010, false, true, b"z", 1, 2, Ts::default(), &lim, &mut push);
+        r.segment(
+            5000,
+            false,
+            false,
+            b"abc",
+            10,
+            1,
+            Ts::default(),
+            &lim,
+            &mut push,
+        );
+        r.segment(
+            5010,
+            false,
+            true,
+            b"z",
+            1,
+            2,
+            Ts::default(),
+            &lim,
+            &mut push,
+        );
         assert_eq!(
             out,
-            vec![C::D(b"abc".to_vec()), C::G(7), C::D(b"z".to_vec()), C::E(EndKind::Fin)]
+            vec![
+                C::D(b"abc".to_vec()),
+                C::G(7),
+                C::D(b"z".to_vec()),
+                C::E(EndKind::Fin)
+            ]
         );
     }
 
@@ -543,11 +628,21 @@ mod tests {
         let mut data = 0u64;
         // 50,000 one-byte segments arriving backwards, never in order.
         for i in (0..50_000u32).rev() {
-            r.segment(10 + i * 2, false, false, b"x", 1, 1, Ts::default(), &lim, &mut |c| match c {
-                Chunk::Gap { len, .. } => gaps += len,
-                Chunk::Data { bytes, .. } => data += bytes.len() as u64,
-                _ => {}
-            });
+            r.segment(
+                10 + i * 2,
+                false,
+                false,
+                b"x",
+                1,
+                1,
+                Ts::default(),
+                &lim,
+                &mut |c| match c {
+                    Chunk::Gap { len, .. } => gaps += len,
+                    Chunk::Data { bytes, .. } => data += bytes.len() as u64,
+                    _ => {}
+                },
+            );
             assert!(r.held.len() <= 101 && r.held_bytes() <= 1001);
         }
     }

@@ -1,25 +1,66 @@
 //! JSON Lines records (`../shared/spec/jsonl-v1.md`), written as they happen.
 
-use super::json::Obj;
+use super::json::{string, Obj};
 use crate::event::{CaptureSummary, ConnProto, Finding, Sink};
 use crate::flow::ConnMeta;
+use crate::proto::mqtt::{self, Body, PropValue, Properties};
+use crate::stream::Record;
+use base64::Engine as _;
 use std::io::Write;
+
+/// Privacy and size settings of rendered records.
+#[derive(Clone, Debug)]
+pub struct RenderOpts {
+    /// Print MQTT passwords and HTTP credentials instead of `<redacted>`.
+    pub show_secrets: bool,
+    /// MQTT payload bytes shown (text, or base64 when not UTF-8).
+    pub payload_bytes: usize,
+}
+
+impl Default for RenderOpts {
+    fn default() -> Self {
+        RenderOpts {
+            show_secrets: false,
+            payload_bytes: 256,
+        }
+    }
+}
+
+pub const REDACTED: &str = "<redacted>";
+
+/// Headers whose values are secrets.
+pub fn is_secret_header(name: &str) -> bool {
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
 
 /// Writes one capture's records to `out`.
 pub struct Jsonl<W: Write> {
     out: W,
     file: String,
     buf: Vec<u8>,
+    opts: RenderOpts,
     /// First write error (the report is then incomplete).
     pub io_error: Option<std::io::Error>,
 }
 
 impl<W: Write> Jsonl<W> {
     pub fn new(out: W, file: &str) -> Self {
+        Self::with_opts(out, file, RenderOpts::default())
+    }
+
+    pub fn with_opts(out: W, file: &str, opts: RenderOpts) -> Self {
         Jsonl {
             out,
             file: file.to_string(),
             buf: Vec::with_capacity(1024),
+            opts,
             io_error: None,
         }
     }
@@ -45,7 +86,338 @@ impl<W: Write> Jsonl<W> {
     }
 }
 
+/// `{"text": ...}` when UTF-8, else `{"base64": ...}`, cut to `max` bytes.
+fn bytes_value(b: &mut Vec<u8>, data: &[u8], max: usize) {
+    let cut = &data[..data.len().min(max)];
+    match std::str::from_utf8(cut) {
+        Ok(t) => {
+            b.extend_from_slice(b"{\"text\":");
+            string(b, t);
+        }
+        // A multi-byte character cut at the end is still text.
+        Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 > cut.len() => {
+            b.extend_from_slice(b"{\"text\":");
+            string(
+                b,
+                std::str::from_utf8(&cut[..e.valid_up_to()]).unwrap_or(""),
+            );
+        }
+        Err(_) => {
+            b.extend_from_slice(b"{\"base64\":");
+            string(b, &base64::engine::general_purpose::STANDARD.encode(cut));
+        }
+    }
+    b.push(b'}');
+}
+
+fn properties(b: &mut Vec<u8>, props: &Properties<'_>, max: usize) {
+    b.push(b'{');
+    let mut first = true;
+    let mut users_done = false;
+    for p in &props.items {
+        if matches!(p.value, PropValue::Pair(..)) {
+            if users_done {
+                continue;
+            }
+            users_done = true;
+            if !first {
+                b.push(b',');
+            }
+            first = false;
+            string(b, p.key());
+            b.extend_from_slice(b":[");
+            for (i, (k, v)) in props.user_properties().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                b.push(b'[');
+                string(b, k);
+                b.push(b',');
+                string(b, v);
+                b.push(b']');
+            }
+            b.push(b']');
+            continue;
+        }
+        if !first {
+            b.push(b',');
+        }
+        first = false;
+        string(b, p.key());
+        b.push(b':');
+        match &p.value {
+            PropValue::Byte(v) => b.extend_from_slice(v.to_string().as_bytes()),
+            PropValue::U16(v) => b.extend_from_slice(v.to_string().as_bytes()),
+            PropValue::U32(v) | PropValue::VarInt(v) => {
+                b.extend_from_slice(v.to_string().as_bytes())
+            }
+            PropValue::Str(s) => string(b, s),
+            PropValue::Bin(d) => bytes_value(b, d, max),
+            PropValue::Pair(..) => {}
+        }
+    }
+    b.push(b'}');
+}
+
+impl<W: Write> Jsonl<W> {
+    fn conn_fields(o: &mut Obj<'_>, m: &ConnMeta) {
+        o.u64("stream", m.stream)
+            .display("client", m.client)
+            .display("server", m.server);
+    }
+
+    fn upgrade(&mut self, m: &ConnMeta, u: &crate::diagnose::UpgradeInfo) {
+        let opts = self.opts.clone();
+        let mut o = self.begin("upgrade");
+        Self::conn_fields(&mut o, m);
+        let h = &u.handshake;
+        let resp = u.response.as_ref();
+        o.u64("request_frame", u.request_frame)
+            .opt_u64("response_frame", u.response_frame)
+            .str("method", &u.request.method)
+            .str("uri", &u.request.uri)
+            .opt_str("host", u.header("host"))
+            .opt_str("upgrade", u.header("upgrade"))
+            .opt_str("key", u.header("sec-websocket-key"))
+            .opt_str("version", u.header("sec-websocket-version"))
+            .str_list(
+                "protocols_offered",
+                h.protocols_offered.iter().map(|s| s.as_str()),
+            )
+            .str_list(
+                "extensions_offered",
+                h.extensions_offered.iter().map(|s| s.as_str()),
+            )
+            .opt_u64("status", resp.map(|r| r.status as u64))
+            .opt_str("reason", resp.map(|r| r.reason.as_str()))
+            .opt_str("server_header", u.resp_header("server"))
+            .opt_str("powered_by", u.resp_header("x-powered-by"))
+            .opt_str("accept", h.accept.as_deref())
+            .opt_str("accept_expected", h.accept_expected.as_deref())
+            .opt_bool("accept_valid", h.accept_valid)
+            .opt_str("protocol_selected", h.protocol_selected.as_deref())
+            .str_list(
+                "extensions_selected",
+                h.extensions_selected.iter().map(|s| s.as_str()),
+            )
+            .str("outcome", h.outcome.as_str())
+            .bool("websocket", u.websocket)
+            .raw("server_product", |b| match &u.server {
+                None => b.extend_from_slice(b"null"),
+                Some(p) => {
+                    let mut s = Obj::new(b);
+                    s.str("product", &p.product)
+                        .opt_str("version", p.version.as_deref())
+                        .opt_str("os", p.os.as_deref())
+                        .str("websocket", p.websocket)
+                        .str_list("evidence", p.evidence.iter().copied())
+                        .str("confidence", p.confidence)
+                        .end();
+                }
+            })
+            .raw("request_headers", |b| {
+                headers(b, &u.request.headers, opts.show_secrets)
+            })
+            .raw("response_headers", |b| match resp {
+                Some(r) => headers(b, &r.headers, opts.show_secrets),
+                None => b.extend_from_slice(b"null"),
+            });
+        o.end();
+        self.flush_line();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mqtt(
+        &mut self,
+        m: &ConnMeta,
+        dir: crate::flow::Dir,
+        frame: u64,
+        ts: crate::capture::Ts,
+        transport: &str,
+        level: Option<u8>,
+        p: &mqtt::Packet<'_>,
+    ) {
+        let opts = self.opts.clone();
+        let mut o = self.begin("mqtt");
+        Self::conn_fields(&mut o, m);
+        o.str("dir", dir.as_str())
+            .u64("frame", frame)
+            .display("ts", ts)
+            .str("transport", transport)
+            .u64("msg_type", p.msg_type as u64)
+            .str("msg_name", p.msg_name())
+            .opt_u64("level", level.map(|l| l as u64))
+            .u64("remaining_len", p.remaining_len as u64);
+        let max = opts.payload_bytes;
+        match &p.body {
+            Body::Connect(c) => {
+                o.str("protocol_name", &c.protocol_name)
+                    .u64("protocol_level", c.level as u64)
+                    .opt_str("client_id", c.client_id.as_deref())
+                    .u64("keep_alive", c.keep_alive as u64)
+                    .bool("clean_start", c.clean_start)
+                    .opt_str("username", c.username.as_deref());
+                match c.password {
+                    None => o.null("password"),
+                    Some(_) if !opts.show_secrets => o.str("password", REDACTED),
+                    Some(pw) => o.str("password", &String::from_utf8_lossy(pw)),
+                };
+                o.opt_str("will_topic", c.will.as_ref().map(|w| w.topic.as_ref()));
+                if !c.properties.is_empty() {
+                    o.raw("properties", |b| properties(b, &c.properties, max));
+                }
+            }
+            Body::Connack(c) => {
+                o.bool("session_present", c.session_present);
+                let code = p.reason_code().unwrap_or(0) as u64;
+                if level == Some(5) {
+                    o.u64("reason_code", code);
+                } else {
+                    o.u64("return_code", code);
+                }
+                o.opt_str("reason_name", p.reason_name());
+                if !c.properties.is_empty() {
+                    o.raw("properties", |b| properties(b, &c.properties, max));
+                }
+            }
+            Body::Publish(pb) => {
+                o.opt_u64("packet_id", pb.packet_id.map(|v| v as u64))
+                    .u64("qos", pb.qos as u64)
+                    .bool("retain", pb.retain)
+                    .bool("dup", pb.dup)
+                    .str("topic", &pb.topic)
+                    .opt_u64("topic_alias", pb.topic_alias.map(|v| v as u64))
+                    .u64("payload_len", pb.payload.len() as u64)
+                    .raw("payload", |b| bytes_value(b, pb.payload, max));
+                if !pb.properties.is_empty() {
+                    o.raw("properties", |b| properties(b, &pb.properties, max));
+                }
+            }
+            Body::Puback(r) | Body::Pubrec(r) | Body::Pubrel(r) | Body::Pubcomp(r) => {
+                o.u64("packet_id", r.packet_id as u64)
+                    .u64("reason_code", r.reason_code as u64);
+                if !r.properties.is_empty() {
+                    o.raw("properties", |b| properties(b, &r.properties, max));
+                }
+            }
+            Body::Subscribe(sb) => {
+                o.u64("packet_id", sb.packet_id as u64)
+                    .raw("subscriptions", |b| {
+                        b.push(b'[');
+                        for (i, s) in sb.subscriptions.iter().enumerate() {
+                            if i > 0 {
+                                b.push(b',');
+                            }
+                            let mut so = Obj::new(b);
+                            so.str("topic", &s.topic).u64("qos", s.qos as u64).end();
+                        }
+                        b.push(b']');
+                    });
+                if !sb.properties.is_empty() {
+                    o.raw("properties", |b| properties(b, &sb.properties, max));
+                }
+            }
+            Body::Suback(sa) => {
+                o.u64("packet_id", sa.packet_id as u64)
+                    .u64_list("reason_codes", sa.reason_codes.iter().map(|&c| c as u64));
+            }
+            Body::Unsubscribe(u) => {
+                o.u64("packet_id", u.packet_id as u64)
+                    .str_list("topics", u.topics.iter().map(|t| t.as_ref()));
+            }
+            Body::Unsuback(u) => {
+                o.u64("packet_id", u.packet_id as u64)
+                    .u64_list("reason_codes", u.reason_codes.iter().map(|&c| c as u64));
+            }
+            Body::Disconnect(d) => {
+                o.u64("reason_code", d.reason_code as u64)
+                    .opt_str("reason_name", p.reason_name());
+                if !d.properties.is_empty() {
+                    o.raw("properties", |b| properties(b, &d.properties, max));
+                }
+            }
+            Body::Auth(a) => {
+                o.u64("reason_code", a.reason_code as u64);
+                if !a.properties.is_empty() {
+                    o.raw("properties", |b| properties(b, &a.properties, max));
+                }
+            }
+            Body::Pingreq | Body::Pingresp | Body::Reserved { .. } | Body::Skipped => {}
+        }
+        if !p.anomalies.is_empty() {
+            o.str_list("anomalies", p.anomalies.iter().map(|a| a.code));
+        }
+        o.end();
+        self.flush_line();
+    }
+}
+
+fn headers(b: &mut Vec<u8>, h: &crate::proto::http::Headers, show_secrets: bool) {
+    b.push(b'[');
+    for (i, (k, v)) in h.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        b.push(b'[');
+        string(b, k);
+        b.push(b',');
+        string(
+            b,
+            if !show_secrets && is_secret_header(k) {
+                REDACTED
+            } else {
+                v
+            },
+        );
+        b.push(b']');
+    }
+    b.push(b']');
+}
+
 impl<W: Write> Sink for Jsonl<W> {
+    fn record(&mut self, r: &Record<'_>) {
+        match r {
+            Record::Upgrade { meta, info } => self.upgrade(meta, info),
+            Record::Ws {
+                meta,
+                dir,
+                frame,
+                ts,
+                h,
+                end,
+            } => {
+                let mut o = self.begin("ws");
+                Self::conn_fields(&mut o, meta);
+                o.str("dir", dir.as_str())
+                    .u64("frame", *frame)
+                    .display("ts", ts)
+                    .bool("fin", h.fin)
+                    .u64("rsv", h.rsv as u64)
+                    .u64("opcode", h.opcode as u64)
+                    .str("opcode_name", h.opcode_name())
+                    .bool("masked", h.masked)
+                    .u64("payload_len", h.payload_len)
+                    .bool("compressed", end.compressed)
+                    .opt_u64("close_code", end.close_code.map(|c| c as u64))
+                    .opt_str("close_reason", end.close_reason.as_deref());
+                if end.truncated {
+                    o.bool("truncated", true);
+                }
+                o.end();
+                self.flush_line();
+            }
+            Record::Mqtt {
+                meta,
+                dir,
+                frame,
+                ts,
+                transport,
+                level,
+                p,
+            } => self.mqtt(meta, *dir, *frame, *ts, transport, *level, p),
+        }
+    }
+
     fn connection(&mut self, m: &ConnMeta, p: &ConnProto) {
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
@@ -119,7 +491,9 @@ impl<W: Write> Sink for Jsonl<W> {
             Some(t) => o.display("last_ts", t),
             None => o.null("last_ts"),
         };
-        o.u64("streams", c.streams).bool("complete", c.complete).end();
+        o.u64("streams", c.streams)
+            .bool("complete", c.complete)
+            .end();
         self.flush_line();
         if self.io_error.is_none() {
             if let Err(e) = self.out.flush() {

@@ -54,11 +54,15 @@ impl Text {
         let first_of = |s: Severity| self.findings.iter().find(|f| f.severity == s);
         match worst {
             Some(Severity::Error) => {
-                let f = first_of(Severity::Error).map(|f| f.message.as_str()).unwrap_or("");
+                let f = first_of(Severity::Error)
+                    .map(|f| f.message.as_str())
+                    .unwrap_or("");
                 format!("✗ {f}")
             }
             Some(Severity::Warning) => {
-                let f = first_of(Severity::Warning).map(|f| f.message.as_str()).unwrap_or("");
+                let f = first_of(Severity::Warning)
+                    .map(|f| f.message.as_str())
+                    .unwrap_or("");
                 format!("⚠ {f}")
             }
             _ => {
@@ -84,7 +88,11 @@ impl Text {
                     c.packets,
                     dur,
                     c.streams,
-                    if c.complete { "" } else { " · INCOMPLETE FILE" }
+                    if c.complete {
+                        ""
+                    } else {
+                        " · INCOMPLETE FILE"
+                    }
                 )
             }
             None => self.file.clone(),
@@ -119,7 +127,10 @@ impl Text {
                     Severity::Warning => self.paint("33", "warning"),
                     Severity::Info => self.paint("36", "info   "),
                 };
-                let stream = f.stream.map(|s| format!("  tcp.stream {s}")).unwrap_or_default();
+                let stream = f
+                    .stream
+                    .map(|s| format!("  tcp.stream {s}"))
+                    .unwrap_or_default();
                 let _ = writeln!(s, "  {sev} {}{stream}", f.code);
                 let _ = writeln!(s, "          {}", f.message);
                 if let Some(h) = &f.hint {
@@ -172,6 +183,9 @@ impl Text {
                         format!("  ({})", notes.join(", "))
                     }
                 );
+                for l in &c.proto.summary {
+                    let _ = writeln!(s, "        {l}");
+                }
             }
             if self.conns_total > self.conns.len() as u64 {
                 let _ = writeln!(

@@ -1,0 +1,884 @@
+//! RFC 6455 opening handshake validation (plus RFC 7692 parameter checks).
+
+use super::http::{Request, Response};
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+use std::fmt;
+
+/// The GUID of RFC 6455 section 1.3.
+pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `base64(SHA-1(key + GUID))`: the Sec-WebSocket-Accept a server must send.
+/// `key` is used as given (callers trim header whitespace).
+pub fn accept_for_key(key: &str) -> String {
+    let mut h = Sha1::new();
+    h.update(key.as_bytes());
+    h.update(WS_GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(h.finalize())
+}
+
+/// One extension from a Sec-WebSocket-Extensions value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    /// Extension token, e.g. `permessage-deflate`.
+    pub name: String,
+    /// Parameters in order; quoted values are unquoted.
+    pub params: Vec<(String, Option<String>)>,
+}
+
+impl Extension {
+    /// First value of parameter `name` (case-insensitive). `Some(None)` for a
+    /// parameter without value.
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl fmt::Display for Extension {
+    /// Canonical text, e.g. `permessage-deflate; client_max_window_bits=10`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        for (k, v) in &self.params {
+            write!(f, "; {k}")?;
+            if let Some(v) = v {
+                if is_token(v) {
+                    write!(f, "={v}")?;
+                } else {
+                    f.write_str("=\"")?;
+                    for c in v.chars() {
+                        if c == '"' || c == '\\' {
+                            f.write_str("\\")?;
+                        }
+                        write!(f, "{c}")?;
+                    }
+                    f.write_str("\"")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Splits `s` on `sep` outside double quotes (backslash escapes honoured).
+fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut in_q = false;
+    let mut esc = false;
+    for (i, c) in s.char_indices() {
+        if esc {
+            esc = false;
+            continue;
+        }
+        match c {
+            '\\' if in_q => esc = true,
+            '"' => in_q = !in_q,
+            c if c == sep && !in_q => {
+                out.push(s.get(start..i).unwrap_or(""));
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(s.get(start..).unwrap_or(""));
+    out
+}
+
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    match v.strip_prefix('"') {
+        Some(inner) => {
+            let inner = inner.strip_suffix('"').unwrap_or(inner);
+            let mut out = String::with_capacity(inner.len());
+            let mut esc = false;
+            for c in inner.chars() {
+                if esc {
+                    out.push(c);
+                    esc = false;
+                } else if c == '\\' {
+                    esc = true;
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        None => v.to_string(),
+    }
+}
+
+/// Parses a Sec-WebSocket-Extensions value (RFC 6455 section 9.1), tolerant:
+/// empty elements are skipped, whitespace trimmed, quoted values unquoted.
+pub fn parse_extensions(value: &str) -> Vec<Extension> {
+    let mut out = Vec::new();
+    for elem in split_outside_quotes(value, ',') {
+        let mut parts = split_outside_quotes(elem, ';').into_iter();
+        let name = parts.next().unwrap_or("").trim();
+        if name.is_empty() {
+            continue;
+        }
+        let params = parts
+            .filter_map(|p| {
+                let p = p.trim();
+                if p.is_empty() {
+                    return None;
+                }
+                Some(match p.split_once('=') {
+                    Some((k, v)) => (k.trim().to_string(), Some(unquote(v))),
+                    None => (p.to_string(), None),
+                })
+            })
+            .collect();
+        out.push(Extension {
+            name: name.to_string(),
+            params,
+        });
+    }
+    out
+}
+
+/// How the handshake ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 101 with a valid handshake.
+    Accepted,
+    /// A final non-101 response.
+    Rejected,
+    /// The connection ended without a response.
+    NoResponse,
+    /// The connection was reset without a response.
+    Reset,
+    /// 101, but the handshake is invalid (a conforming client fails it).
+    Invalid,
+}
+
+impl Outcome {
+    /// "accepted", "rejected", "no_response", "reset" or "invalid".
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Rejected => "rejected",
+            Outcome::NoResponse => "no_response",
+            Outcome::Reset => "reset",
+            Outcome::Invalid => "invalid",
+        }
+    }
+}
+
+/// Severity of a [`Problem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Suspicious or non-conforming but tolerated.
+    Warning,
+    /// A protocol violation.
+    Error,
+}
+
+impl Severity {
+    /// "error", "warning" or "info".
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One finding about the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Stable snake_case code, e.g. `ws_accept_mismatch`.
+    pub code: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// Human-readable text (expected vs found where relevant).
+    pub message: String,
+}
+
+/// Negotiated permessage-deflate parameters (RFC 7692), from the 101.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compressor per message (server->client direction).
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor per message (client->server direction).
+    pub client_no_context_takeover: bool,
+    /// Server's LZ77 window bits (8..=15, default 15).
+    pub server_max_window_bits: u8,
+    /// Client's LZ77 window bits (8..=15, default 15).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    fn default() -> Self {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+/// Result of [`validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    /// Sec-WebSocket-Protocol values of the request, in order.
+    pub protocols_offered: Vec<String>,
+    /// Extension offers of the request, canonical text.
+    pub extensions_offered: Vec<String>,
+    /// Sec-WebSocket-Protocol of the response (trimmed).
+    pub protocol_selected: Option<String>,
+    /// Extensions of the response, canonical text.
+    pub extensions_selected: Vec<String>,
+    /// Sec-WebSocket-Accept found in the response.
+    pub accept: Option<String>,
+    /// Accept value computed from the request key.
+    pub accept_expected: Option<String>,
+    /// For a 101 with a request key: did the accept match (false if missing)?
+    pub accept_valid: Option<bool>,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Findings, in discovery order.
+    pub problems: Vec<Problem>,
+    /// permessage-deflate parameters when the 101 selected it.
+    pub deflate: Option<DeflateParams>,
+}
+
+impl Handshake {
+    /// True if any problem has this code.
+    pub fn has_problem(&self, code: &str) -> bool {
+        self.problems.iter().any(|p| p.code == code)
+    }
+}
+
+struct Ctx {
+    problems: Vec<Problem>,
+    invalid: bool,
+}
+
+impl Ctx {
+    fn push(&mut self, code: &'static str, severity: Severity, message: String) {
+        self.problems.push(Problem {
+            code,
+            severity,
+            message,
+        });
+    }
+    /// An error that makes a 101 invalid.
+    fn fatal(&mut self, code: &'static str, message: String) {
+        self.invalid = true;
+        self.push(code, Severity::Error, message);
+    }
+}
+
+fn split_list(values: impl Iterator<Item = impl AsRef<str>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in values {
+        for p in v.as_ref().split(',') {
+            let p = p.trim();
+            if !p.is_empty() {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Validates an opening handshake.
+///
+/// `resp` is the final response (the caller skips 100 Continue); `None` when
+/// the connection ended first, then `ended_by_reset` picks
+/// [`Outcome::Reset`] over [`Outcome::NoResponse`].
+///
+/// Request-side problems are always reported but never change the outcome
+/// (the server decided). For a 101 the outcome is [`Outcome::Invalid`] when a
+/// conforming client must fail the connection: Sec-WebSocket-Accept missing,
+/// mismatched or duplicated, Upgrade/Connection missing in the 101, an
+/// extension or subprotocol selected that was not offered, invalid
+/// permessage-deflate parameters. Deliberate deviation: RFC 6455 4.1 also
+/// lets a client fail when it offered subprotocols and the server selects
+/// none, but real clients (browsers, MQTT libraries) differ here, so that is
+/// reported as the warning `ws_subprotocol_not_selected` and the outcome
+/// stays [`Outcome::Accepted`].
+pub fn validate(req: &Request, resp: Option<&Response>, ended_by_reset: bool) -> Handshake {
+    let mut cx = Ctx {
+        problems: Vec::new(),
+        invalid: false,
+    };
+    let rh = &req.headers;
+
+    // ---- request side ----
+    if !req.method.eq_ignore_ascii_case("GET") {
+        cx.push(
+            "ws_method_not_get",
+            Severity::Error,
+            format!("expected method GET, found {}", req.method),
+        );
+    }
+    if req.minor_version < 1 {
+        cx.push(
+            "http_version_too_old",
+            Severity::Error,
+            format!(
+                "WebSocket upgrade requires HTTP/1.1, found HTTP/1.{}",
+                req.minor_version
+            ),
+        );
+    }
+    if !rh.has_token("upgrade", "websocket") {
+        cx.push(
+            "ws_upgrade_header_missing",
+            Severity::Error,
+            format!(
+                "request: expected Upgrade: websocket, found {}",
+                show(rh.get("upgrade"))
+            ),
+        );
+    }
+    if !rh.has_token("connection", "upgrade") {
+        cx.push(
+            "ws_connection_header_missing",
+            Severity::Error,
+            format!(
+                "request: expected Connection containing upgrade, found {}",
+                show(rh.get("connection"))
+            ),
+        );
+    }
+    for name in ["Sec-WebSocket-Key", "Sec-WebSocket-Version"] {
+        let n = rh.count(name);
+        if n > 1 {
+            cx.push(
+                "ws_header_duplicated",
+                Severity::Error,
+                format!("request: {name} appears {n} times"),
+            );
+        }
+    }
+    let key = rh.get("sec-websocket-key").map(str::trim);
+    let accept_expected = match key {
+        None => {
+            cx.push(
+                "ws_key_missing",
+                Severity::Error,
+                "request lacks Sec-WebSocket-Key".into(),
+            );
+            None
+        }
+        Some(k) => {
+            let ok = k.len() == 24
+                && base64::engine::general_purpose::STANDARD
+                    .decode(k)
+                    .is_ok_and(|d| d.len() == 16);
+            if !ok {
+                cx.push(
+                    "ws_key_invalid",
+                    Severity::Error,
+                    format!("Sec-WebSocket-Key must be 16 bytes base64-encoded, found {k:?}"),
+                );
+            }
+            Some(accept_for_key(k))
+        }
+    };
+    match rh.get("sec-websocket-version").map(str::trim) {
+        None => cx.push(
+            "ws_version_missing",
+            Severity::Error,
+            "request lacks Sec-WebSocket-Version (expected 13)".into(),
+        ),
+        Some("13") => {}
+        Some(v) => cx.push(
+            "ws_version_unsupported",
+            Severity::Error,
+            format!("expected Sec-WebSocket-Version 13, found {v:?}"),
+        ),
+    }
+    let protocols_offered = split_list(rh.get_all("sec-websocket-protocol"));
+    let offered_ext: Vec<Extension> = rh
+        .get_all("sec-websocket-extensions")
+        .flat_map(parse_extensions)
+        .collect();
+
+    let mut hs = Handshake {
+        protocols_offered,
+        extensions_offered: offered_ext.iter().map(|e| e.to_string()).collect(),
+        protocol_selected: None,
+        extensions_selected: Vec::new(),
+        accept: None,
+        accept_expected,
+        accept_valid: None,
+        outcome: Outcome::NoResponse,
+        problems: Vec::new(),
+        deflate: None,
+    };
+
+    let resp = match resp {
+        None => {
+            hs.outcome = if ended_by_reset {
+                Outcome::Reset
+            } else {
+                Outcome::NoResponse
+            };
+            hs.problems = cx.problems;
+            return hs;
+        }
+        Some(r) => r,
+    };
+    let sh = &resp.headers;
+    hs.accept = sh.get("sec-websocket-accept").map(|s| s.trim().to_string());
+    let selected_ext: Vec<Extension> = sh
+        .get_all("sec-websocket-extensions")
+        .flat_map(parse_extensions)
+        .collect();
+    hs.extensions_selected = selected_ext.iter().map(|e| e.to_string()).collect();
+    let selected_protocols = split_list(sh.get_all("sec-websocket-protocol"));
+    hs.protocol_selected = sh
+        .get("sec-websocket-protocol")
+        .map(|s| s.trim().to_string());
+
+    if resp.status != 101 {
+        hs.outcome = Outcome::Rejected;
+        hs.problems = cx.problems;
+        return hs;
+    }
+
+    // ---- 101 response ----
+    if resp.minor_version < 1 {
+        cx.push(
+            "http_version_too_old",
+            Severity::Error,
+            format!("101 response sent as HTTP/1.{}", resp.minor_version),
+        );
+    }
+    if !sh.has_token("upgrade", "websocket") {
+        cx.fatal(
+            "ws_upgrade_header_missing",
+            format!(
+                "101 response: expected Upgrade: websocket, found {}",
+                show(sh.get("upgrade"))
+            ),
+        );
+    }
+    if !sh.has_token("connection", "upgrade") {
+        cx.fatal(
+            "ws_connection_header_missing",
+            format!(
+                "101 response: expected Connection containing upgrade, found {}",
+                show(sh.get("connection"))
+            ),
+        );
+    }
+    let n_accept = sh.count("sec-websocket-accept");
+    if n_accept > 1 {
+        cx.fatal(
+            "ws_header_duplicated",
+            format!("101 response: Sec-WebSocket-Accept appears {n_accept} times"),
+        );
+    }
+    let n_proto = sh.count("sec-websocket-protocol");
+    if n_proto > 1 {
+        cx.fatal(
+            "ws_header_duplicated",
+            format!("101 response: Sec-WebSocket-Protocol appears {n_proto} times"),
+        );
+    }
+    match (&hs.accept, &hs.accept_expected) {
+        (None, exp) => {
+            cx.fatal(
+                "ws_accept_missing",
+                match exp {
+                    Some(e) => format!("101 response lacks Sec-WebSocket-Accept (expected {e})"),
+                    None => "101 response lacks Sec-WebSocket-Accept".into(),
+                },
+            );
+            if exp.is_some() {
+                hs.accept_valid = Some(false);
+            }
+        }
+        (Some(found), Some(exp)) => {
+            let ok = found == exp;
+            hs.accept_valid = Some(ok);
+            if !ok {
+                cx.fatal(
+                    "ws_accept_mismatch",
+                    format!("Sec-WebSocket-Accept: expected {exp}, found {found}"),
+                );
+            }
+        }
+        (Some(_), None) => {} // no key: cannot check (ws_key_missing already reported)
+    }
+
+    // subprotocol
+    if selected_protocols.len() > 1 {
+        cx.fatal(
+            "ws_subprotocol_not_offered",
+            format!(
+                "101 selects several subprotocols ({}), at most one allowed",
+                selected_protocols.join(", ")
+            ),
+        );
+    } else if let Some(sel) = selected_protocols.first() {
+        if !hs.protocols_offered.iter().any(|p| p == sel) {
+            let case_variant = hs
+                .protocols_offered
+                .iter()
+                .find(|p| p.eq_ignore_ascii_case(sel));
+            let offered = if hs.protocols_offered.is_empty() {
+                "none".to_string()
+            } else {
+                hs.protocols_offered.join(", ")
+            };
+            let mut msg = format!("101 selects subprotocol {sel:?}; offered: {offered}");
+            if let Some(v) = case_variant {
+                msg.push_str(&format!(
+                    " (offered {v:?} differs only in case; subprotocol names are case-sensitive)"
+                ));
+            }
+            cx.fatal("ws_subprotocol_not_offered", msg);
+        }
+    } else if !hs.protocols_offered.is_empty() {
+        cx.push(
+            "ws_subprotocol_not_selected",
+            Severity::Warning,
+            format!(
+                "client offered {} but the 101 selects no subprotocol",
+                hs.protocols_offered.join(", ")
+            ),
+        );
+    }
+
+    // extensions
+    for e in &selected_ext {
+        if !offered_ext
+            .iter()
+            .any(|o| o.name.eq_ignore_ascii_case(&e.name))
+        {
+            cx.fatal(
+                "ws_extension_not_offered",
+                format!(
+                    "101 selects extension {e} which the client did not offer (offered: {})",
+                    if hs.extensions_offered.is_empty() {
+                        "none".to_string()
+                    } else {
+                        hs.extensions_offered.join(", ")
+                    }
+                ),
+            );
+        }
+    }
+    let pmd: Vec<&Extension> = selected_ext
+        .iter()
+        .filter(|e| e.name.eq_ignore_ascii_case("permessage-deflate"))
+        .collect();
+    if pmd.len() > 1 {
+        cx.fatal(
+            "ws_deflate_params_invalid",
+            "101 selects permessage-deflate more than once".into(),
+        );
+    }
+    if let Some(e) = pmd.first() {
+        let offers: Vec<&Extension> = offered_ext
+            .iter()
+            .filter(|o| o.name.eq_ignore_ascii_case("permessage-deflate"))
+            .collect();
+        hs.deflate = Some(deflate_params(e, &offers, &mut cx));
+    }
+
+    hs.outcome = if cx.invalid {
+        Outcome::Invalid
+    } else {
+        Outcome::Accepted
+    };
+    hs.problems = cx.problems;
+    hs
+}
+
+fn show(v: Option<&str>) -> String {
+    match v {
+        Some(v) => format!("{v:?}"),
+        None => "nothing".into(),
+    }
+}
+
+/// Reads the server's permessage-deflate response (RFC 7692 section 7.1).
+/// Invalid parameters are reported (`ws_deflate_params_invalid`, fatal) and
+/// defaults are used for them.
+fn deflate_params(e: &Extension, offers: &[&Extension], cx: &mut Ctx) -> DeflateParams {
+    let mut p = DeflateParams::default();
+    let mut seen: Vec<String> = Vec::new();
+    for (k, v) in &e.params {
+        let kl = k.to_ascii_lowercase();
+        if seen.contains(&kl) {
+            cx.fatal(
+                "ws_deflate_params_invalid",
+                format!("permessage-deflate parameter {k} appears more than once"),
+            );
+            continue;
+        }
+        seen.push(kl.clone());
+        match kl.as_str() {
+            "server_no_context_takeover" | "client_no_context_takeover" => {
+                if v.is_some() {
+                    cx.fatal(
+                        "ws_deflate_params_invalid",
+                        format!("permessage-deflate {k} takes no value"),
+                    );
+                }
+                if kl == "server_no_context_takeover" {
+                    p.server_no_context_takeover = true;
+                } else {
+                    p.client_no_context_takeover = true;
+                }
+            }
+            "server_max_window_bits" | "client_max_window_bits" => {
+                let bits = v.as_deref().and_then(|s| {
+                    if s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()) {
+                        s.parse::<u8>().ok().filter(|b| (8..=15).contains(b))
+                    } else {
+                        None
+                    }
+                });
+                match bits {
+                    Some(b) => {
+                        if kl == "server_max_window_bits" {
+                            p.server_max_window_bits = b;
+                        } else {
+                            p.client_max_window_bits = b;
+                            if !offers
+                                .iter()
+                                .any(|o| o.param("client_max_window_bits").is_some())
+                            {
+                                cx.fatal(
+                                    "ws_deflate_params_invalid",
+                                    "101 sets client_max_window_bits but the client did not offer it"
+                                        .into(),
+                                );
+                            }
+                        }
+                    }
+                    None => cx.fatal(
+                        "ws_deflate_params_invalid",
+                        format!(
+                            "permessage-deflate {k}: expected a value 8..15, found {}",
+                            show(v.as_deref())
+                        ),
+                    ),
+                }
+            }
+            _ => cx.fatal(
+                "ws_deflate_params_invalid",
+                format!("unknown permessage-deflate parameter {k}"),
+            ),
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::http::{parse_request, parse_response, Head, HttpLimits};
+    use super::*;
+
+    fn req(s: &str) -> Request {
+        match parse_request(s.as_bytes(), &HttpLimits::default()) {
+            Head::Complete(r, _) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+    fn resp(s: &str) -> Response {
+        match parse_response(s.as_bytes(), &HttpLimits::default()) {
+            Head::Complete(r, _) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const REQ: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const RESP: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+
+    fn codes(h: &Handshake) -> Vec<&'static str> {
+        h.problems.iter().map(|p| p.code).collect()
+    }
+
+    #[test]
+    fn rfc6455_accept() {
+        assert_eq!(
+            accept_for_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn rfc_example_accepted() {
+        let h = validate(&req(REQ), Some(&resp(RESP)), false);
+        assert_eq!(h.outcome, Outcome::Accepted, "{:?}", h.problems);
+        assert!(h.problems.is_empty());
+        assert_eq!(h.accept_valid, Some(true));
+        assert_eq!(h.protocols_offered, vec!["chat", "superchat"]);
+        assert_eq!(h.protocol_selected.as_deref(), Some("chat"));
+    }
+
+    #[test]
+    fn accept_mismatch_and_missing() {
+        let r = RESP.replace(
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        );
+        let h = validate(&req(REQ), Some(&resp(&r)), false);
+        assert_eq!(h.outcome, Outcome::Invalid);
+        assert_eq!(h.accept_valid, Some(false));
+        let p = &h.problems[0];
+        assert_eq!(p.code, "ws_accept_mismatch");
+        assert!(p.message.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") && p.message.contains("AAAA"));
+        let r = RESP.replace("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", "");
+        let h = validate(&req(REQ), Some(&resp(&r)), false);
+        assert_eq!(h.outcome, Outcome::Invalid);
+        assert_eq!(codes(&h), vec!["ws_accept_missing"]);
+        let r = RESP.replace(
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
+        );
+        let h = validate(&req(REQ), Some(&resp(&r)), false);
+        assert_eq!(h.outcome, Outcome::Invalid);
+        assert_eq!(codes(&h), vec!["ws_header_duplicated"]);
+    }
+
+    #[test]
+    fn no_response_reset_rejected() {
+        assert_eq!(
+            validate(&req(REQ), None, false).outcome,
+            Outcome::NoResponse
+        );
+        assert_eq!(validate(&req(REQ), None, true).outcome, Outcome::Reset);
+        let h = validate(
+            &req(REQ),
+            Some(&resp("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")),
+            false,
+        );
+        assert_eq!(h.outcome, Outcome::Rejected);
+        assert_eq!(h.outcome.as_str(), "rejected");
+    }
+
+    #[test]
+    fn request_problems() {
+        let r = "POST /chat HTTP/1.0\r\nUpgrade: h2c\r\nConnection: keep-alive\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 8\r\n\r\n";
+        let h = validate(&req(r), None, false);
+        let c = codes(&h);
+        for want in [
+            "ws_method_not_get",
+            "http_version_too_old",
+            "ws_upgrade_header_missing",
+            "ws_connection_header_missing",
+            "ws_header_duplicated",
+            "ws_key_invalid",
+            "ws_version_unsupported",
+        ] {
+            assert!(c.contains(&want), "{want} missing from {c:?}");
+        }
+        let r = "GET / HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n";
+        let h = validate(&req(r), None, false);
+        assert_eq!(codes(&h), vec!["ws_key_missing", "ws_version_missing"]);
+    }
+
+    #[test]
+    fn response_missing_upgrade_connection() {
+        let r = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+        let h = validate(&req(REQ), Some(&resp(r)), false);
+        assert_eq!(h.outcome, Outcome::Invalid);
+        assert_eq!(
+            codes(&h),
+            vec!["ws_upgrade_header_missing", "ws_connection_header_missing"]
+        );
+    }
+
+    #[test]
+    fn subprotocols() {
+        let mq = REQ.replace("chat, superchat", "mqtt");
+        // not selected: warning, still accepted
+        let r = RESP.replace("Sec-WebSocket-Protocol: chat\r\n", "");
+        let h = validate(&req(&mq), Some(&resp(&r)), false);
+        assert_eq!(h.outcome, Outcome::Accepted);
+        assert_eq!(codes(&h), vec!["ws_subprotocol_not_selected"]);
+        assert_eq!(h.problems[0].severity, Severity::Warning);
+        // case variant
+        let r = RESP.replace("Protocol: chat", "Protocol: MQTT");
+        let h = validate(&req(&mq), Some(&resp(&r)), false);
+        assert_eq!(h.outcome, Outcome::Invalid);
+        assert_eq!(codes(&h), vec!["ws_subprotocol_not_offered"]);
+        assert!(h.problems[0].message.contains("case"));
+        // selected, none offered
+        let none = REQ.replace("Sec-WebSocket-Protocol: chat, superchat\r\n", "");
+        let h = validate(&req(&none), Some(&resp(RESP)), false);
+        assert_eq!(codes(&h), vec!["ws_subprotocol_not_offered"]);
+    }
+
+    #[test]
+    fn extensions_parse_and_display() {
+        let e = parse_extensions(
+            "permessage-deflate; client_max_window_bits, permessage-deflate;server_max_window_bits=\"10\" ; x=\"a,b;c\", , foo",
+        );
+        assert_eq!(e.len(), 3);
+        assert_eq!(
+            e[0].to_string(),
+            "permessage-deflate; client_max_window_bits"
+        );
+        assert_eq!(e[1].param("server_max_window_bits"), Some(Some("10")));
+        assert_eq!(e[1].param("x"), Some(Some("a,b;c")));
+        assert_eq!(
+            e[1].to_string(),
+            "permessage-deflate; server_max_window_bits=10; x=\"a,b;c\""
+        );
+        assert_eq!(e[2].name, "foo");
+        // every prefix: never panics
+        let s = "permessage-deflate; a=\"\\\"q\\\\\"; b, c;d=é";
+        for (i, _) in s.char_indices() {
+            let _ = parse_extensions(&s[..i]);
+        }
+    }
+
+    #[test]
+    fn deflate_negotiation() {
+        let rq = REQ.replace(
+            "Sec-WebSocket-Version: 13\r\n",
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+        );
+        let rs = RESP.replace(
+            "Sec-WebSocket-Protocol: chat\r\n",
+            "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=10\r\n",
+        );
+        let h = validate(&req(&rq), Some(&resp(&rs)), false);
+        assert_eq!(h.outcome, Outcome::Accepted, "{:?}", h.problems);
+        assert_eq!(
+            h.deflate,
+            Some(DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 10
+            })
+        );
+        assert_eq!(
+            h.extensions_selected,
+            vec!["permessage-deflate; server_no_context_takeover; client_max_window_bits=10"]
+        );
+        // not offered
+        let h = validate(&req(REQ), Some(&resp(&rs)), false);
+        assert_eq!(h.outcome, Outcome::Invalid);
+        assert!(h.has_problem("ws_extension_not_offered"));
+        // bad bits
+        let rs2 = rs.replace("client_max_window_bits=10", "server_max_window_bits=7");
+        let h = validate(&req(&rq), Some(&resp(&rs2)), false);
+        assert_eq!(codes(&h), vec!["ws_deflate_params_invalid"]);
+    }
+}

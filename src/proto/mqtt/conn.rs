@@ -1,0 +1,1264 @@
+//! Per-connection stream reassembly and session tracking.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::decode::{self, parse_fixed_header, plausible_at, FixedHeader, Plausible};
+use super::names::{any_reason_name, connack_return_code_meaning, prop};
+use super::{msg, msg_name, Anomaly, Body, Dir, MqttLimits, Packet};
+
+/// Something the caller should record. Borrowed data lives only for the
+/// duration of the sink call.
+#[derive(Debug)]
+pub enum Event<'e> {
+    /// A complete packet (topic aliases resolved). Its `anomalies` carry the
+    /// per-packet problems.
+    Packet(Dir, &'e Packet<'e>),
+    /// Stream-level trouble (resync, gap, truncated packet, bad header).
+    Anomaly(Dir, Anomaly),
+    /// Session-level finding.
+    Finding(SessionFinding),
+}
+
+/// Session-level finding (protocol flow rather than bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionFinding {
+    /// Stable snake_case id, e.g. `mqtt_connect_refused`.
+    pub code: &'static str,
+    /// "error" | "warning" | "info".
+    pub severity: &'static str,
+    pub message: String,
+    /// Direction of the packet the finding is about, if any.
+    pub dir: Option<Dir>,
+    /// Stream offset of that packet, if any.
+    pub offset: Option<u64>,
+    /// Timestamp (seconds) of that packet, if any.
+    pub ts: Option<f64>,
+    pub packet_id: Option<u16>,
+    pub reason_code: Option<u8>,
+}
+
+/// Distinct PUBLISH topic with its count (see [`MqttLimits::max_summary_topics`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicCount {
+    pub topic: String,
+    pub dir: Dir,
+    pub count: u64,
+}
+
+/// QoS flow completion counts (both publishing directions together).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowCounts {
+    pub qos1_completed: u64,
+    pub qos2_completed: u64,
+    /// QoS 2 flows ended by a PUBREC with a failure reason code (MQTT 5).
+    pub qos2_refused: u64,
+    /// Still open now (or at end).
+    pub qos1_incomplete: u64,
+    pub qos2_incomplete: u64,
+    /// PUBACK/PUBREC/PUBREL/PUBCOMP whose PUBLISH was not seen.
+    pub unmatched_acks: u64,
+}
+
+/// Summary of a connection for the text report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub client_id: Option<String>,
+    pub protocol_name: Option<String>,
+    pub level: Option<u8>,
+    pub level_inferred: bool,
+    pub keep_alive: Option<u16>,
+    pub connack_code: Option<u8>,
+    /// Packet counts indexed by packet type (0..=15).
+    pub counts_c2s: [u64; 16],
+    pub counts_s2c: [u64; 16],
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    /// Stream-level anomalies plus per-packet anomalies.
+    pub anomalies_c2s: u64,
+    pub anomalies_s2c: u64,
+    pub topics: Vec<TopicCount>,
+    /// More distinct topics were seen than `max_summary_topics`.
+    pub topics_truncated: bool,
+    pub flows: FlowCounts,
+    pub findings: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
+enum Stage {
+    AwaitPuback,
+    AwaitPubrec,
+    AwaitPubrel,
+    AwaitPubcomp,
+}
+
+#[derive(Debug, Clone)]
+struct Flow {
+    qos: u8,
+    stage: Stage,
+    ts: f64,
+    offset: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Resync {
+    skipped: u64,
+    reason: &'static str,
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    /// Stream offset of the first byte not yet consumed (= offset of buf[0]).
+    consumed: u64,
+    /// Incomplete packet (normal mode) or probe tail (resync mode).
+    buf: Vec<u8>,
+    peak_buf: usize,
+    /// Bytes of an oversize packet still to discard.
+    skip: u64,
+    resync: Option<Resync>,
+    aliases: HashMap<u16, String>,
+    alias_bytes: usize,
+    alias_overflow_reported: bool,
+    counts: [u64; 16],
+    bytes: u64,
+    anomalies: u64,
+}
+
+/// Largest resync probe tail kept between chunks.
+const MAX_PROBE_TAIL: usize = 256;
+/// Buffer capacity kept after a large packet.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// One MQTT connection: two byte streams plus shared session state.
+#[derive(Debug)]
+pub struct MqttConn {
+    limits: MqttLimits,
+    start_seen: bool,
+    level: Option<u8>,
+    level_inferred: bool,
+    votes: [u32; 2],
+    protocol_name: Option<String>,
+    client_id: Option<String>,
+    keep_alive: Option<u16>,
+    connects: u32,
+    connack_code: Option<u8>,
+    saw_c2s_packet: bool,
+    before_connack_reported: bool,
+    client_disconnected: bool,
+    dirs: [DirState; 2],
+    /// In-flight QoS 1/2 flows, indexed by the publishing direction.
+    inflight: [HashMap<u16, Flow>; 2],
+    pending_subs: HashMap<u16, Vec<String>>,
+    last_c2s_ts: Option<f64>,
+    last_ts: Option<f64>,
+    finding_counts: HashMap<&'static str, u64>,
+    findings: u64,
+    topics: Vec<TopicCount>,
+    topics_truncated: bool,
+    flows: FlowCounts,
+    ended: bool,
+}
+
+fn add(a: &mut u64, n: u64) {
+    *a = a.saturating_add(n);
+}
+
+impl MqttConn {
+    /// `start_seen`: the capture contains the start of the connection (TCP
+    /// SYN / WebSocket upgrade). Without it both streams start in resync mode
+    /// (a plausible packet start is looked for; nothing is reported when the
+    /// first byte already is one) and flow findings that need the start are
+    /// not raised.
+    pub fn new(limits: MqttLimits, start_seen: bool) -> Self {
+        let mut c = MqttConn {
+            limits,
+            start_seen,
+            level: None,
+            level_inferred: false,
+            votes: [0; 2],
+            protocol_name: None,
+            client_id: None,
+            keep_alive: None,
+            connects: 0,
+            connack_code: None,
+            saw_c2s_packet: false,
+            before_connack_reported: false,
+            client_disconnected: false,
+            dirs: [DirState::default(), DirState::default()],
+            inflight: [HashMap::new(), HashMap::new()],
+            pending_subs: HashMap::new(),
+            last_c2s_ts: None,
+            last_ts: None,
+            finding_counts: HashMap::new(),
+            findings: 0,
+            topics: Vec::new(),
+            topics_truncated: false,
+            flows: FlowCounts::default(),
+            ended: false,
+        };
+        if !start_seen {
+            for st in &mut c.dirs {
+                st.resync = Some(Resync {
+                    skipped: 0,
+                    reason: "capture starts mid-stream",
+                });
+            }
+        }
+        c
+    }
+
+    /// Protocol level hint from outside (e.g. WebSocket subprotocol). Treated
+    /// as inferred; a CONNECT overrides it.
+    pub fn set_level_hint(&mut self, level: u8) {
+        if self.level.is_none() || self.level_inferred {
+            self.level = Some(level);
+            self.level_inferred = true;
+        }
+    }
+
+    /// Current protocol level (3, 4, 5) if known or inferred.
+    pub fn level(&self) -> Option<u8> {
+        self.level
+    }
+
+    pub fn level_inferred(&self) -> bool {
+        self.level_inferred
+    }
+
+    /// Bytes currently buffered for `dir` (incomplete packet or probe tail).
+    pub fn buffered_bytes(&self, dir: Dir) -> usize {
+        self.dir(dir).buf.len()
+    }
+
+    /// Largest number of bytes ever buffered for `dir`.
+    pub fn peak_buffered_bytes(&self, dir: Dir) -> usize {
+        self.dir(dir).peak_buf
+    }
+
+    /// Stream offset of the next byte expected in `dir`.
+    pub fn stream_offset(&self, dir: Dir) -> u64 {
+        let st = self.dir(dir);
+        st.consumed
+            .saturating_add(st.buf.len() as u64)
+            .saturating_add(st.skip)
+    }
+
+    fn dir(&self, dir: Dir) -> &DirState {
+        match dir {
+            Dir::C2S => &self.dirs[0],
+            Dir::S2C => &self.dirs[1],
+        }
+    }
+
+    fn dir_mut(&mut self, dir: Dir) -> &mut DirState {
+        match dir {
+            Dir::C2S => &mut self.dirs[0],
+            Dir::S2C => &mut self.dirs[1],
+        }
+    }
+
+    fn flows_mut(&mut self, publisher: Dir) -> &mut HashMap<u16, Flow> {
+        match publisher {
+            Dir::C2S => &mut self.inflight[0],
+            Dir::S2C => &mut self.inflight[1],
+        }
+    }
+
+    fn stream_anomaly(
+        &mut self,
+        dir: Dir,
+        code: &'static str,
+        message: String,
+        offset: u64,
+        sink: &mut dyn FnMut(Event<'_>),
+    ) {
+        add(&mut self.dir_mut(dir).anomalies, 1);
+        sink(Event::Anomaly(
+            dir,
+            Anomaly {
+                code,
+                message,
+                offset,
+            },
+        ));
+    }
+
+    /// Next bytes of `dir`'s stream, captured at `ts` (seconds). Events for
+    /// every packet completed by these bytes are emitted before it returns.
+    pub fn feed(&mut self, dir: Dir, ts: f64, data: &[u8], sink: &mut dyn FnMut(Event<'_>)) {
+        if ts.is_finite() {
+            self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        }
+        add(&mut self.dir_mut(dir).bytes, data.len() as u64);
+        let mut input = data;
+        while !input.is_empty() {
+            input = self.step(dir, ts, input, sink);
+        }
+        let st = self.dir_mut(dir);
+        st.peak_buf = st.peak_buf.max(st.buf.len());
+    }
+
+    fn step<'i>(
+        &mut self,
+        dir: Dir,
+        ts: f64,
+        input: &'i [u8],
+        sink: &mut dyn FnMut(Event<'_>),
+    ) -> &'i [u8] {
+        let max_packet = u64::from(self.limits.max_packet_bytes);
+        let st = self.dir_mut(dir);
+        if st.skip > 0 {
+            let n = usize::try_from(st.skip)
+                .unwrap_or(usize::MAX)
+                .min(input.len());
+            st.skip = st.skip.saturating_sub(n as u64);
+            add(&mut st.consumed, n as u64);
+            return input.get(n..).unwrap_or(&[]);
+        }
+        if st.resync.is_some() {
+            return self.resync_step(dir, input, sink);
+        }
+        if !st.buf.is_empty() {
+            return self.buffered_step(dir, ts, input, sink);
+        }
+        let Some(&b0) = input.first() else {
+            return input;
+        };
+        match parse_fixed_header(input) {
+            FixedHeader::Incomplete => {
+                st.buf.extend_from_slice(input);
+                st.peak_buf = st.peak_buf.max(st.buf.len());
+                &[]
+            }
+            FixedHeader::Invalid => {
+                self.bad_start(dir, b0, true, sink);
+                input.get(1..).unwrap_or(&[])
+            }
+            FixedHeader::Complete {
+                header_len,
+                remaining_len,
+            } => {
+                if b0 >> 4 == 0 {
+                    self.bad_start(dir, b0, false, sink);
+                    return input.get(1..).unwrap_or(&[]);
+                }
+                let hl = usize::from(header_len);
+                let total = u64::from(header_len).saturating_add(u64::from(remaining_len));
+                if total > max_packet {
+                    self.oversize(dir, b0, header_len, remaining_len, sink);
+                    self.dir_mut(dir).skip = total;
+                    return input;
+                }
+                let total = usize::try_from(total).unwrap_or(usize::MAX);
+                match (input.get(hl..total), input.get(total..)) {
+                    (Some(body), Some(rest)) => {
+                        self.deliver(dir, ts, b0, header_len, body, sink);
+                        add(&mut self.dir_mut(dir).consumed, total as u64);
+                        rest
+                    }
+                    _ => {
+                        let st = self.dir_mut(dir);
+                        st.buf.extend_from_slice(input);
+                        st.peak_buf = st.peak_buf.max(st.buf.len());
+                        &[]
+                    }
+                }
+            }
+        }
+    }
+
+    /// First byte of a would-be packet is unusable (type 0 or a Remaining
+    /// Length of 5+ bytes): report, drop the byte, resynchronise.
+    fn bad_start(&mut self, dir: Dir, b0: u8, rl_invalid: bool, sink: &mut dyn FnMut(Event<'_>)) {
+        let off = self.dir(dir).consumed;
+        if rl_invalid {
+            self.stream_anomaly(
+                dir,
+                "mqtt_remaining_length_invalid",
+                format!(
+                    "{} (0x{b0:02x}) Remaining Length uses more than 4 bytes; packet boundary lost",
+                    msg_name(b0 >> 4)
+                ),
+                off,
+                sink,
+            );
+        } else {
+            self.stream_anomaly(
+                dir,
+                "mqtt_reserved_type",
+                format!("first byte 0x{b0:02x} has reserved packet type 0; packet boundary lost"),
+                off,
+                sink,
+            );
+        }
+        let st = self.dir_mut(dir);
+        add(&mut st.consumed, 1);
+        st.resync = Some(Resync {
+            skipped: 1,
+            reason: if rl_invalid {
+                "invalid Remaining Length"
+            } else {
+                "reserved packet type"
+            },
+        });
+    }
+
+    fn oversize(
+        &mut self,
+        dir: Dir,
+        b0: u8,
+        header_len: u8,
+        remaining_len: u32,
+        sink: &mut dyn FnMut(Event<'_>),
+    ) {
+        let offset = self.dir(dir).consumed;
+        let msg_type = b0 >> 4;
+        let pkt = Packet {
+            msg_type,
+            flags: b0 & 0x0F,
+            remaining_len,
+            offset,
+            header_len,
+            level: self.level,
+            body: Body::Skipped,
+            anomalies: vec![Anomaly {
+                code: "mqtt_packet_too_large",
+                message: format!(
+                    "{} with Remaining Length {remaining_len} exceeds the {}-byte limit; skipped",
+                    msg_name(msg_type),
+                    self.limits.max_packet_bytes
+                ),
+                offset,
+            }],
+        };
+        let st = self.dir_mut(dir);
+        add(&mut st.anomalies, 1);
+        if let Some(c) = st.counts.get_mut(usize::from(msg_type)) {
+            add(c, 1);
+        }
+        sink(Event::Packet(dir, &pkt));
+    }
+
+    fn buffered_step<'i>(
+        &mut self,
+        dir: Dir,
+        ts: f64,
+        mut input: &'i [u8],
+        sink: &mut dyn FnMut(Event<'_>),
+    ) -> &'i [u8] {
+        let max_packet = u64::from(self.limits.max_packet_bytes);
+        let st = self.dir_mut(dir);
+        let (hl, rl) = loop {
+            match parse_fixed_header(&st.buf) {
+                FixedHeader::Incomplete => {
+                    let Some((&b, rest)) = input.split_first() else {
+                        return input;
+                    };
+                    st.buf.push(b);
+                    input = rest;
+                }
+                FixedHeader::Invalid => {
+                    let b0 = st.buf.first().copied().unwrap_or(0);
+                    st.buf.remove(0);
+                    self.bad_start(dir, b0, true, sink);
+                    return input;
+                }
+                FixedHeader::Complete {
+                    header_len,
+                    remaining_len,
+                } => break (header_len, remaining_len),
+            }
+        };
+        let b0 = st.buf.first().copied().unwrap_or(0);
+        if b0 >> 4 == 0 {
+            st.buf.remove(0);
+            self.bad_start(dir, b0, false, sink);
+            return input;
+        }
+        let total = u64::from(hl).saturating_add(u64::from(rl));
+        if total > max_packet {
+            self.oversize(dir, b0, hl, rl, sink);
+            let st = self.dir_mut(dir);
+            let have = st.buf.len() as u64;
+            st.skip = total.saturating_sub(have);
+            add(&mut st.consumed, have);
+            st.buf.clear();
+            return input;
+        }
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        let need = total.saturating_sub(st.buf.len());
+        let take = need.min(input.len());
+        st.buf.extend_from_slice(input.get(..take).unwrap_or(&[]));
+        st.peak_buf = st.peak_buf.max(st.buf.len());
+        input = input.get(take..).unwrap_or(&[]);
+        if st.buf.len() >= total {
+            let mut buf = std::mem::take(&mut st.buf);
+            self.deliver(
+                dir,
+                ts,
+                b0,
+                hl,
+                buf.get(usize::from(hl)..).unwrap_or(&[]),
+                sink,
+            );
+            buf.clear();
+            if buf.capacity() > KEEP_CAPACITY {
+                buf.shrink_to(KEEP_CAPACITY);
+            }
+            let st = self.dir_mut(dir);
+            add(&mut st.consumed, total as u64);
+            st.buf = buf;
+        }
+        input
+    }
+
+    fn resync_found(&mut self, dir: Dir, sink: &mut dyn FnMut(Event<'_>)) {
+        let st = self.dir_mut(dir);
+        let Some(r) = st.resync.take() else { return };
+        let off = st.consumed;
+        if r.skipped > 0 || r.reason != "capture starts mid-stream" {
+            self.stream_anomaly(
+                dir,
+                "mqtt_resync",
+                format!(
+                    "resynchronised at a plausible packet start after skipping {} bytes ({})",
+                    r.skipped, r.reason
+                ),
+                off,
+                sink,
+            );
+        }
+    }
+
+    fn resync_step<'i>(
+        &mut self,
+        dir: Dir,
+        input: &'i [u8],
+        sink: &mut dyn FnMut(Event<'_>),
+    ) -> &'i [u8] {
+        let level = self.level;
+        let limits = self.limits.clone();
+        let st = self.dir_mut(dir);
+        let tail_len = st.buf.len();
+        let peek = input.get(..input.len().min(MAX_PROBE_TAIL)).unwrap_or(&[]);
+        for i in 0..tail_len {
+            let mut probe: Vec<u8> = st.buf.get(i..).unwrap_or(&[]).to_vec();
+            probe.extend_from_slice(peek);
+            let p = plausible_at(&probe, level, &limits);
+            let p = if p == Plausible::NeedMore && probe.len() >= MAX_PROBE_TAIL {
+                Plausible::No
+            } else {
+                p
+            };
+            match p {
+                Plausible::No => {}
+                Plausible::Yes => {
+                    st.buf.drain(..i);
+                    add(&mut st.consumed, i as u64);
+                    if let Some(r) = st.resync.as_mut() {
+                        add(&mut r.skipped, i as u64);
+                    }
+                    self.resync_found(dir, sink);
+                    return input;
+                }
+                Plausible::NeedMore => {
+                    st.buf.drain(..i);
+                    add(&mut st.consumed, i as u64);
+                    if let Some(r) = st.resync.as_mut() {
+                        add(&mut r.skipped, i as u64);
+                    }
+                    st.buf.extend_from_slice(input);
+                    st.peak_buf = st.peak_buf.max(st.buf.len());
+                    return &[];
+                }
+            }
+        }
+        add(&mut st.consumed, tail_len as u64);
+        if let Some(r) = st.resync.as_mut() {
+            add(&mut r.skipped, tail_len as u64);
+        }
+        st.buf.clear();
+        for j in 0..input.len() {
+            let rest = input.get(j..).unwrap_or(&[]);
+            let p = plausible_at(rest, level, &limits);
+            let p = if p == Plausible::NeedMore && rest.len() >= MAX_PROBE_TAIL {
+                Plausible::No
+            } else {
+                p
+            };
+            match p {
+                Plausible::No => {}
+                Plausible::Yes | Plausible::NeedMore => {
+                    add(&mut st.consumed, j as u64);
+                    if let Some(r) = st.resync.as_mut() {
+                        add(&mut r.skipped, j as u64);
+                    }
+                    if p == Plausible::NeedMore {
+                        st.buf.extend_from_slice(rest);
+                        st.peak_buf = st.peak_buf.max(st.buf.len());
+                        return &[];
+                    }
+                    self.resync_found(dir, sink);
+                    return rest;
+                }
+            }
+        }
+        add(&mut st.consumed, input.len() as u64);
+        if let Some(r) = st.resync.as_mut() {
+            add(&mut r.skipped, input.len() as u64);
+        }
+        &[]
+    }
+
+    /// `len` bytes of `dir`'s stream were lost (capture gap). The partial
+    /// packet, if any, is reported and dropped; when the gap ends inside a
+    /// packet of known length the stream continues at its end, otherwise the
+    /// decoder resynchronises on the next plausible fixed header.
+    pub fn gap(&mut self, dir: Dir, len: u64, sink: &mut dyn FnMut(Event<'_>)) {
+        if len == 0 {
+            return;
+        }
+        let at = self.stream_offset(dir);
+        self.stream_anomaly(
+            dir,
+            "mqtt_gap",
+            format!("{len} bytes missing from the capture at stream offset {at}"),
+            at,
+            sink,
+        );
+        let max_packet = u64::from(self.limits.max_packet_bytes);
+        let st = self.dir_mut(dir);
+        let mut len = len;
+        if st.skip > 0 {
+            let n = st.skip.min(len);
+            st.skip = st.skip.saturating_sub(n);
+            add(&mut st.consumed, n);
+            len = len.saturating_sub(n);
+            if len == 0 {
+                return;
+            }
+        }
+        if let Some(r) = st.resync.as_mut() {
+            let tail = st.buf.len() as u64;
+            add(&mut r.skipped, tail.saturating_add(len));
+            add(&mut st.consumed, tail.saturating_add(len));
+            st.buf.clear();
+            return;
+        }
+        let mut resync = true;
+        if !st.buf.is_empty() {
+            let have = st.buf.len() as u64;
+            let b0 = st.buf.first().copied().unwrap_or(0);
+            let off = st.consumed;
+            let total = match parse_fixed_header(&st.buf) {
+                FixedHeader::Complete {
+                    header_len,
+                    remaining_len,
+                } => Some(u64::from(header_len).saturating_add(u64::from(remaining_len))),
+                _ => None,
+            };
+            let msg = match total {
+                Some(t) => format!(
+                    "{} at offset {off}: {have} of {t} bytes captured, rest lost in a gap; dropped",
+                    msg_name(b0 >> 4)
+                ),
+                None => format!(
+                    "partial fixed header ({have} bytes) at offset {off} lost in a gap; dropped"
+                ),
+            };
+            st.buf.clear();
+            add(&mut st.consumed, have);
+            if let Some(t) = total.filter(|t| *t <= max_packet) {
+                let need = t.saturating_sub(have);
+                if len <= need {
+                    st.skip = need.saturating_sub(len);
+                    add(&mut st.consumed, len);
+                    len = 0;
+                    resync = false;
+                } else {
+                    add(&mut st.consumed, need);
+                    len = len.saturating_sub(need);
+                }
+            }
+            self.stream_anomaly(dir, "mqtt_truncated_packet", msg, off, sink);
+        }
+        if resync {
+            let st = self.dir_mut(dir);
+            add(&mut st.consumed, len);
+            st.resync = Some(Resync {
+                skipped: 0,
+                reason: "after a capture gap",
+            });
+        }
+    }
+
+    /// End of the connection (or of the capture): report incomplete packets
+    /// and the session state left open. Idempotent.
+    pub fn end(&mut self, sink: &mut dyn FnMut(Event<'_>)) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        for dir in [Dir::C2S, Dir::S2C] {
+            let st = self.dir_mut(dir);
+            let off = st.consumed;
+            let have = st.buf.len() as u64;
+            let skip = st.skip;
+            let resync = st.resync.take();
+            let b0 = st.buf.first().copied();
+            let hdr = parse_fixed_header(&st.buf);
+            st.buf.clear();
+            st.skip = 0;
+            if let Some(r) = resync {
+                let skipped = r.skipped.saturating_add(have);
+                if skipped > 0 {
+                    self.stream_anomaly(
+                        dir,
+                        "mqtt_resync",
+                        format!(
+                            "stream ended while resynchronising ({}); {skipped} bytes skipped",
+                            r.reason
+                        ),
+                        off,
+                        sink,
+                    );
+                }
+            } else if skip > 0 {
+                self.stream_anomaly(
+                    dir,
+                    "mqtt_truncated_packet",
+                    format!("stream ended {skip} bytes before the end of an oversize packet"),
+                    off,
+                    sink,
+                );
+            } else if let Some(b0) = b0 {
+                let msg = match hdr {
+                    FixedHeader::Complete {
+                        header_len,
+                        remaining_len,
+                    } => format!(
+                        "{} at offset {off}: only {have} of {} bytes captured",
+                        msg_name(b0 >> 4),
+                        u64::from(header_len).saturating_add(u64::from(remaining_len))
+                    ),
+                    _ => format!("stream ended inside a fixed header ({have} bytes)"),
+                };
+                self.stream_anomaly(dir, "mqtt_truncated_packet", msg, off, sink);
+            }
+        }
+        // Keep-alive at the end of the capture.
+        if let (Some(ka), Some(last_c2s), Some(last)) =
+            (self.keep_alive, self.last_c2s_ts, self.last_ts)
+        {
+            let silence = last - last_c2s;
+            if ka > 0 && !self.client_disconnected && silence > 1.5 * f64::from(ka) {
+                self.finding(
+                    SessionFinding {
+                        code: "mqtt_keepalive_exceeded",
+                        severity: "warning",
+                        message: format!(
+                            "no client packet for the last {silence:.1}s of the capture (keep alive {ka}s, limit 1.5x)"
+                        ),
+                        dir: Some(Dir::C2S),
+                        offset: None,
+                        ts: Some(last),
+                        packet_id: None,
+                        reason_code: None,
+                    },
+                    sink,
+                );
+            }
+        }
+        if self.start_seen && self.connects > 0 && self.connack_code.is_none() {
+            self.finding(
+                SessionFinding {
+                    code: "mqtt_connack_missing",
+                    severity: "warning",
+                    message: "CONNECT was never answered with a CONNACK".to_string(),
+                    dir: Some(Dir::S2C),
+                    offset: None,
+                    ts: None,
+                    packet_id: None,
+                    reason_code: None,
+                },
+                sink,
+            );
+        }
+        for publisher in [Dir::C2S, Dir::S2C] {
+            let mut open: Vec<(u16, Flow)> = self.flows_mut(publisher).drain().collect();
+            open.sort_by_key(|(_, f)| f.offset);
+            for (pid, f) in open {
+                let missing = match f.stage {
+                    Stage::AwaitPuback => "PUBACK",
+                    Stage::AwaitPubrec => "PUBREC",
+                    Stage::AwaitPubrel => "PUBREL",
+                    Stage::AwaitPubcomp => "PUBCOMP",
+                };
+                if f.qos == 1 {
+                    add(&mut self.flows.qos1_incomplete, 1);
+                } else {
+                    add(&mut self.flows.qos2_incomplete, 1);
+                }
+                self.finding(
+                    SessionFinding {
+                        code: "mqtt_qos_flow_incomplete",
+                        severity: "warning",
+                        message: format!(
+                            "QoS {} PUBLISH {} packet id {pid} at offset {}: no {missing} by the end",
+                            f.qos,
+                            publisher.as_str(),
+                            f.offset
+                        ),
+                        dir: Some(publisher),
+                        offset: Some(f.offset),
+                        ts: Some(f.ts),
+                        packet_id: Some(pid),
+                        reason_code: None,
+                    },
+                    sink,
+                );
+            }
+        }
+        // Aggregate suppressed findings.
+        let mut over: Vec<(&'static str, u64)> = self
+            .finding_counts
+            .iter()
+            .filter(|(_, n)| **n > self.limits.max_findings_per_code as u64)
+            .map(|(c, n)| {
+                (
+                    *c,
+                    n.saturating_sub(self.limits.max_findings_per_code as u64),
+                )
+            })
+            .collect();
+        over.sort();
+        for (code, n) in over {
+            sink(Event::Finding(SessionFinding {
+                code,
+                severity: "info",
+                message: format!("{n} more {code} findings not listed individually"),
+                dir: None,
+                offset: None,
+                ts: None,
+                packet_id: None,
+                reason_code: None,
+            }));
+        }
+    }
+
+    fn finding(&mut self, f: SessionFinding, sink: &mut dyn FnMut(Event<'_>)) {
+        let n = self.finding_counts.entry(f.code).or_insert(0);
+        *n = n.saturating_add(1);
+        add(&mut self.findings, 1);
+        if *n <= self.limits.max_findings_per_code as u64 {
+            sink(Event::Finding(f));
+        }
+    }
+
+    fn vote(&mut self, evidence: u8) {
+        let i = usize::from(evidence >= 5);
+        if let Some(v) = self.votes.get_mut(i) {
+            *v = v.saturating_add(1);
+        }
+        if self.level.is_none() || self.level_inferred {
+            let l = if self.votes[1] > self.votes[0] { 5 } else { 4 };
+            self.level = Some(l);
+            self.level_inferred = true;
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        dir: Dir,
+        ts: f64,
+        b0: u8,
+        header_len: u8,
+        body: &[u8],
+        sink: &mut dyn FnMut(Event<'_>),
+    ) {
+        let offset = self.dir(dir).consumed;
+        let msg_type = b0 >> 4;
+        let (mut pkt, evidence) = if self.level_inferred || self.level.is_none() {
+            // Only definitive when set by a CONNECT.
+            let (p, ev) = decode::decode_at(b0, body, None, &self.limits, offset, header_len);
+            if let Some(e) = ev.filter(|_| msg_type != msg::CONNECT) {
+                self.vote(e);
+            }
+            // Re-decode with the (possibly just inferred) level when it differs.
+            match (self.level, p.level) {
+                (Some(l), Some(pl))
+                    if msg_type != msg::CONNECT && (l >= 5) != (pl >= 5) && ev.is_none() =>
+                {
+                    (
+                        decode::decode_at(b0, body, Some(l), &self.limits, offset, header_len).0,
+                        ev,
+                    )
+                }
+                _ => (p, ev),
+            }
+        } else {
+            decode::decode_at(b0, body, self.level, &self.limits, offset, header_len)
+        };
+        let _ = evidence;
+        if let Body::Connect(c) = &pkt.body {
+            if dir == Dir::C2S && !c.protocol_name.is_empty() {
+                self.level = Some(c.level & 0x7F);
+                self.level_inferred = false;
+            }
+        }
+        self.resolve_alias(dir, &mut pkt);
+        let st = self.dir_mut(dir);
+        add(&mut st.anomalies, pkt.anomalies.len() as u64);
+        if let Some(c) = st.counts.get_mut(usize::from(msg_type)) {
+            add(c, 1);
+        }
+        sink(Event::Packet(dir, &pkt));
+        self.session(dir, ts, &pkt, sink);
+    }
+
+    fn resolve_alias(&mut self, dir: Dir, pkt: &mut Packet<'_>) {
+        let max_aliases = self.limits.max_topic_aliases;
+        let max_bytes = self.limits.max_alias_topic_bytes;
+        let offset = pkt.offset;
+        let st = self.dir_mut(dir);
+        let Body::Publish(p) = &mut pkt.body else {
+            return;
+        };
+        let Some(alias) = p.topic_alias.filter(|a| *a != 0) else {
+            return;
+        };
+        if !p.topic.is_empty() {
+            let old = st.aliases.get(&alias).map_or(0, String::len);
+            let new_bytes = st
+                .alias_bytes
+                .saturating_sub(old)
+                .saturating_add(p.topic.len());
+            let fits = (st.aliases.contains_key(&alias) || st.aliases.len() < max_aliases)
+                && new_bytes <= max_bytes;
+            if fits {
+                st.aliases.insert(alias, p.topic.to_string());
+                st.alias_bytes = new_bytes;
+            } else if !st.alias_overflow_reported {
+                st.alias_overflow_reported = true;
+                pkt.anomalies.push(Anomaly {
+                    code: "mqtt_limit_exceeded",
+                    message: format!(
+                        "topic alias table limit reached ({max_aliases} aliases / {max_bytes} bytes); alias {alias} not remembered"
+                    ),
+                    offset,
+                });
+            }
+        } else if let Some(t) = st.aliases.get(&alias) {
+            p.topic = Cow::Owned(t.clone());
+            p.topic_from_alias = true;
+        } else {
+            pkt.anomalies.push(Anomaly {
+                code: "mqtt_unknown_topic_alias",
+                message: format!(
+                    "Topic Alias {alias} used but its topic was not seen in this capture"
+                ),
+                offset,
+            });
+        }
+    }
+
+    fn session(&mut self, dir: Dir, ts: f64, pkt: &Packet<'_>, sink: &mut dyn FnMut(Event<'_>)) {
+        let mk = |code: &'static str, severity: &'static str, message: String| SessionFinding {
+            code,
+            severity,
+            message,
+            dir: Some(dir),
+            offset: Some(pkt.offset),
+            ts: Some(ts),
+            packet_id: pkt.packet_id(),
+            reason_code: pkt.reason_code(),
+        };
+        let v5 = self.level == Some(5);
+        if dir == Dir::C2S {
+            if !self.saw_c2s_packet {
+                self.saw_c2s_packet = true;
+                if self.start_seen && pkt.msg_type != msg::CONNECT {
+                    self.finding(
+                        mk(
+                            "mqtt_connect_missing",
+                            "error",
+                            format!("first client packet is {}, not CONNECT", pkt.msg_name()),
+                        ),
+                        sink,
+                    );
+                }
+            }
+            if pkt.msg_type != msg::CONNECT
+                && self.start_seen
+                && self.connects > 0
+                && self.connack_code.is_none()
+                && !self.before_connack_reported
+            {
+                self.before_connack_reported = true;
+                self.finding(
+                    mk(
+                        "mqtt_packet_before_connack",
+                        "info",
+                        format!(
+                            "client sent {} before receiving CONNACK (allowed, but lost if the connection is refused)",
+                            pkt.msg_name()
+                        ),
+                    ),
+                    sink,
+                );
+            }
+            if let (Some(ka), Some(last)) = (self.keep_alive, self.last_c2s_ts) {
+                let silence = ts - last;
+                if ka > 0 && silence > 1.5 * f64::from(ka) {
+                    self.finding(
+                        mk(
+                            "mqtt_keepalive_exceeded",
+                            "warning",
+                            format!(
+                                "{silence:.1}s without client packets before this {} (keep alive {ka}s, limit 1.5x)",
+                                pkt.msg_name()
+                            ),
+                        ),
+                        sink,
+                    );
+                }
+            }
+            if ts.is_finite() {
+                self.last_c2s_ts = Some(ts);
+            }
+        }
+        match &pkt.body {
+            Body::Connect(c) if dir == Dir::C2S => {
+                self.connects = self.connects.saturating_add(1);
+                if self.connects > 1 {
+                    self.finding(
+                        mk(
+                            "mqtt_second_connect",
+                            "error",
+                            "second CONNECT on the same connection (protocol violation)"
+                                .to_string(),
+                        ),
+                        sink,
+                    );
+                }
+                self.protocol_name = Some(c.protocol_name.to_string());
+                self.client_id = c.client_id.as_ref().map(|s| s.to_string());
+                self.keep_alive = Some(c.keep_alive);
+                self.client_disconnected = false;
+            }
+            Body::Connack(c) if dir == Dir::S2C => {
+                self.connack_code = Some(c.code);
+                let refused = if v5 { c.code >= 0x80 } else { c.code != 0 };
+                if refused {
+                    let meaning = if v5 {
+                        any_reason_name(c.code)
+                    } else {
+                        connack_return_code_meaning(c.code)
+                    };
+                    self.finding(
+                        mk(
+                            "mqtt_connect_refused",
+                            "error",
+                            format!("CONNACK code 0x{:02x}: {meaning}", c.code),
+                        ),
+                        sink,
+                    );
+                }
+                if let Some(k) = c.properties.get_int(prop::SERVER_KEEP_ALIVE) {
+                    self.keep_alive = u16::try_from(k).ok();
+                }
+                if let Some(id) = c.properties.get_str(prop::ASSIGNED_CLIENT_IDENTIFIER) {
+                    if self.client_id.as_deref().map_or(true, str::is_empty) {
+                        self.client_id = Some(id.to_string());
+                    }
+                }
+            }
+            Body::Publish(p) => {
+                self.count_topic(dir, &p.topic);
+                if let (Some(pid), 1..=2) = (p.packet_id, p.qos) {
+                    let max = self.limits.max_inflight;
+                    let stage = if p.qos == 1 {
+                        Stage::AwaitPuback
+                    } else {
+                        Stage::AwaitPubrec
+                    };
+                    let flows = self.flows_mut(dir);
+                    if flows.len() < max || flows.contains_key(&pid) {
+                        flows.insert(
+                            pid,
+                            Flow {
+                                qos: p.qos,
+                                stage,
+                                ts,
+                                offset: pkt.offset,
+                            },
+                        );
+                    }
+                }
+            }
+            Body::Puback(r) => {
+                let flows = self.flows_mut(dir.opposite());
+                match flows.get(&r.packet_id) {
+                    Some(f) if f.stage == Stage::AwaitPuback => {
+                        flows.remove(&r.packet_id);
+                        add(&mut self.flows.qos1_completed, 1);
+                    }
+                    _ => add(&mut self.flows.unmatched_acks, 1),
+                }
+            }
+            Body::Pubrec(r) => {
+                let flows = self.flows_mut(dir.opposite());
+                match flows.get_mut(&r.packet_id) {
+                    Some(f) if f.stage == Stage::AwaitPubrec => {
+                        if r.reason_code >= 0x80 {
+                            flows.remove(&r.packet_id);
+                            add(&mut self.flows.qos2_refused, 1);
+                        } else {
+                            f.stage = Stage::AwaitPubrel;
+                        }
+                    }
+                    _ => add(&mut self.flows.unmatched_acks, 1),
+                }
+            }
+            Body::Pubrel(r) => {
+                let flows = self.flows_mut(dir);
+                match flows.get_mut(&r.packet_id) {
+                    Some(f) if matches!(f.stage, Stage::AwaitPubrel | Stage::AwaitPubrec) => {
+                        f.stage = Stage::AwaitPubcomp;
+                    }
+                    _ => add(&mut self.flows.unmatched_acks, 1),
+                }
+            }
+            Body::Pubcomp(r) => {
+                let flows = self.flows_mut(dir.opposite());
+                match flows.get(&r.packet_id) {
+                    Some(f) if f.stage == Stage::AwaitPubcomp => {
+                        flows.remove(&r.packet_id);
+                        add(&mut self.flows.qos2_completed, 1);
+                    }
+                    _ => add(&mut self.flows.unmatched_acks, 1),
+                }
+            }
+            Body::Subscribe(s)
+                if dir == Dir::C2S
+                    && (self.pending_subs.len() < self.limits.max_pending_subscribes
+                        || self.pending_subs.contains_key(&s.packet_id)) =>
+            {
+                let topics = s
+                    .subscriptions
+                    .iter()
+                    .take(64)
+                    .map(|x| x.topic.to_string())
+                    .collect();
+                self.pending_subs.insert(s.packet_id, topics);
+            }
+            Body::Suback(s) if dir == Dir::S2C => {
+                let topics = self.pending_subs.remove(&s.packet_id);
+                for (i, &code) in s.reason_codes.iter().enumerate() {
+                    if code < 0x80 {
+                        continue;
+                    }
+                    let topic = topics
+                        .as_ref()
+                        .and_then(|t| t.get(i))
+                        .map_or_else(|| format!("#{}", i.saturating_add(1)), |t| format!("{t:?}"));
+                    let meaning = if v5 { any_reason_name(code) } else { "Failure" };
+                    let mut f = mk(
+                        "mqtt_suback_failure",
+                        "warning",
+                        format!(
+                            "subscription {topic} (packet id {}) refused: {meaning} (0x{code:02x})",
+                            s.packet_id
+                        ),
+                    );
+                    f.reason_code = Some(code);
+                    self.finding(f, sink);
+                }
+            }
+            Body::Disconnect(d) => {
+                if dir == Dir::C2S {
+                    self.client_disconnected = true;
+                } else {
+                    let (severity, message) = if pkt.level == Some(5) || v5 {
+                        let reason_str = pkt
+                            .properties()
+                            .and_then(|p| p.get_str(prop::REASON_STRING))
+                            .map(|s| format!(" ({s:?})"))
+                            .unwrap_or_default();
+                        (
+                            if d.reason_code >= 0x80 {
+                                "warning"
+                            } else {
+                                "info"
+                            },
+                            format!(
+                                "server sent DISCONNECT: {} (0x{:02x}){reason_str}",
+                                any_reason_name(d.reason_code)
+                                    .replace("Success", "Normal disconnection"),
+                                d.reason_code
+                            ),
+                        )
+                    } else {
+                        (
+                            "warning",
+                            "server sent DISCONNECT (not allowed before MQTT 5)".to_string(),
+                        )
+                    };
+                    self.finding(mk("mqtt_server_disconnect", severity, message), sink);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn count_topic(&mut self, dir: Dir, topic: &str) {
+        if let Some(t) = self
+            .topics
+            .iter_mut()
+            .find(|t| t.dir == dir && t.topic == topic)
+        {
+            add(&mut t.count, 1);
+        } else if self.topics.len() < self.limits.max_summary_topics {
+            self.topics.push(TopicCount {
+                topic: topic.to_string(),
+                dir,
+                count: 1,
+            });
+        } else {
+            self.topics_truncated = true;
+        }
+    }
+
+    /// Summary of what was seen so far.
+    pub fn summary(&self) -> Summary {
+        let mut flows = self.flows.clone();
+        for m in &self.inflight {
+            for f in m.values() {
+                if f.qos == 1 {
+                    add(&mut flows.qos1_incomplete, 1);
+                } else {
+                    add(&mut flows.qos2_incomplete, 1);
+                }
+            }
+        }
+        Summary {
+            client_id: self.client_id.clone(),
+            protocol_name: self.protocol_name.clone(),
+            level: self.level,
+            level_inferred: self.level_inferred,
+            keep_alive: self.keep_alive,
+            connack_code: self.connack_code,
+            counts_c2s: self.dirs[0].counts,
+            counts_s2c: self.dirs[1].counts,
+            bytes_c2s: self.dirs[0].bytes,
+            bytes_s2c: self.dirs[1].bytes,
+            anomalies_c2s: self.dirs[0].anomalies,
+            anomalies_s2c: self.dirs[1].anomalies,
+            topics: self.topics.clone(),
+            topics_truncated: self.topics_truncated,
+            flows,
+            findings: self.findings,
+        }
+    }
+}
