@@ -146,6 +146,13 @@ pub fn sniff(b: &[u8]) -> Sniff {
     Sniff::Unknown
 }
 
+/// A connection to or from an MQTT port (1883, 8883 is TLS): the last
+/// resort for a capture that starts inside MQTT, where no packet boundary
+/// is at the start.
+fn is_mqtt_port(meta: &ConnMeta) -> bool {
+    meta.server.port == 1883 || meta.client.port == 1883
+}
+
 /// Whole MQTT packets (plausible types and flags) that tile the bytes exactly.
 fn looks_like_mqtt(b: &[u8]) -> bool {
     let mut i = 0;
@@ -393,6 +400,9 @@ impl WsDataSink for WsCtx<'_> {
     }
 }
 
+/// A parsed HTTP head: a request (client) or a response (server).
+type Message = Result<Request, Response>;
+
 struct Pending {
     req: Request,
     frame: u64,
@@ -463,6 +473,10 @@ pub struct Stack {
     ws_frames: [u64; 2],
     http_counts: (u64, u64),
     mqtt_summary: Option<(mqtt::Summary, &'static str)>,
+    /// A direction whose first bytes were not recognised.
+    unknown_seen: [bool; 2],
+    /// Frame of the last data chunk per direction.
+    last_data_frame: [Option<u64>; 2],
 }
 
 #[derive(Default)]
@@ -480,6 +494,8 @@ struct Ws {
     dir: [WsDirection; 2],
     mqtt: Option<MqttConn>,
     decided_mqtt: bool,
+    /// The 101 was invalid: if the next data is HTTP, the switch never happened.
+    probation: bool,
 }
 
 impl Stack {
@@ -510,7 +526,10 @@ impl Stack {
             }
             Sniff::MqttConnect | Sniff::Mqtt => (
                 "mqtt",
-                Layer::Mqtt(Box::new(MqttConn::new(MqttLimits::default(), meta.syn))),
+                Layer::Mqtt(Box::new(MqttConn::new(
+                    MqttLimits::default(),
+                    meta.syn && s == Sniff::MqttConnect,
+                ))),
             ),
             Sniff::TlsClientHello | Sniff::Tls => ("tls", Layer::Tls),
             _ => ("unknown", Layer::Opaque),
@@ -529,6 +548,21 @@ impl Stack {
                 self.head[d].extend_from_slice(bytes);
                 sniff(&self.head[d])
             };
+            let mut s = s;
+            if s == Sniff::Unknown {
+                let other_seen = !self.head[1 - d].is_empty() || self.unknown_seen[1 - d];
+                if is_mqtt_port(meta) {
+                    // Last resort for a capture that starts inside MQTT.
+                    s = Sniff::Mqtt;
+                } else if !other_seen {
+                    // Let the other direction speak before giving up.
+                    self.unknown_seen[d] = true;
+                    if self.head[d].is_empty() {
+                        self.head[d].extend_from_slice(&bytes[..bytes.len().min(256)]);
+                    }
+                    return;
+                }
+            }
             if s == Sniff::NeedMore && self.head[d].len() + bytes.len() < 256 {
                 if self.head[d].is_empty() {
                     self.head[d].extend_from_slice(bytes);
@@ -590,10 +624,21 @@ impl Stack {
                 });
             }
             Layer::Ws(ws) => {
+                if ws.probation {
+                    ws.probation = false;
+                    if matches!(sniff(bytes), Sniff::HttpRequest | Sniff::HttpResponse) {
+                        self.layer = Layer::Http(Box::new(Http::new()));
+                        self.proto = Some("http");
+                        let next = self.http_data(meta, dir, bytes, at, out);
+                        self.apply(meta, next, at, out);
+                        return;
+                    }
+                }
                 let Ws {
                     dir: dirs,
                     mqtt,
                     decided_mqtt,
+                    ..
                 } = &mut **ws;
                 let mut ctx = WsCtx {
                     out,
@@ -638,13 +683,14 @@ impl Stack {
                 }
                 self.layer = Layer::Ws(Box::new(Ws {
                     dir: [
-                        WsDirection::new(true, deflate, lim.clone()),
+                        WsDirection::new(true, deflate, lim),
                         WsDirection::new(false, deflate, lim),
                     ],
                     // MQTT when negotiated or offered; else decided by the
                     // client's first data (see `WsCtx::data`).
                     mqtt: is_mqtt.then_some(mq),
                     decided_mqtt: is_mqtt,
+                    probation: info.handshake.outcome == Outcome::Invalid,
                 }));
                 self.proto = Some("websocket");
                 self.upgrades.push(*info);
@@ -727,7 +773,9 @@ impl Stack {
                     };
                     h.body[d] = None;
                     if dir == Dir::S2C {
-                        if let Some(r) = h.rejected.take() {
+                        if let Some(mut r) = h.rejected.take() {
+                            // tshark shows a response where its body completes.
+                            r.info.response_frame = Some(at.frame);
                             self.finish_rejected(meta, r, out);
                         }
                     }
@@ -749,20 +797,19 @@ impl Stack {
                 }
             }
             let src: &[u8] = if buffered { &h.buf[d] } else { rest };
-            let parsed: Result<Option<(Result<Request, Response>, usize)>, http::HttpError> =
-                if dir == Dir::C2S {
-                    match http::parse_request(src, &lim) {
-                        Head::Complete(r, n) => Ok(Some((Ok(r), n))),
-                        Head::Partial => Ok(None),
-                        Head::Error(e) => Err(e),
-                    }
-                } else {
-                    match http::parse_response(src, &lim) {
-                        Head::Complete(r, n) => Ok(Some((Err(r), n))),
-                        Head::Partial => Ok(None),
-                        Head::Error(e) => Err(e),
-                    }
-                };
+            let parsed: Result<Option<(Message, usize)>, http::HttpError> = if dir == Dir::C2S {
+                match http::parse_request(src, &lim) {
+                    Head::Complete(r, n) => Ok(Some((Ok(r), n))),
+                    Head::Partial => Ok(None),
+                    Head::Error(e) => Err(e),
+                }
+            } else {
+                match http::parse_response(src, &lim) {
+                    Head::Complete(r, n) => Ok(Some((Err(r), n))),
+                    Head::Partial => Ok(None),
+                    Head::Error(e) => Err(e),
+                }
+            };
             match parsed {
                 Ok(None) => {
                     if !buffered {
@@ -956,7 +1003,11 @@ impl Stack {
         let rejected = h.rejected.take();
         let pending: Vec<Pending> = h.pending.drain(..).collect();
         self.take_http_counts();
-        if let Some(r) = rejected {
+        if let Some(mut r) = rejected {
+            // A body read until the connection closed ends with its last data.
+            if let Some(f) = self.last_data_frame[1] {
+                r.info.response_frame = Some(f);
+            }
             self.finish_rejected(meta, r, out);
         }
         let reset = meta.end == ConnEnd::Rst;
@@ -1107,13 +1158,12 @@ pub fn advantech_mac(s: &str) -> Option<String> {
         let hex = w.iter().all(|c| c.is_ascii_hexdigit());
         let bounded = (i == 0 || !b[i - 1].is_ascii_hexdigit())
             && b.get(i + 12).is_none_or(|c| !c.is_ascii_hexdigit());
-        (hex && bounded && w.starts_with(b"00D0C9") || hex && bounded && w.starts_with(b"00d0c9"))
-            .then(|| {
-                w.chunks(2)
-                    .map(|p| String::from_utf8_lossy(p).to_ascii_uppercase())
-                    .collect::<Vec<_>>()
-                    .join(":")
-            })
+        (hex && bounded && w[..6].eq_ignore_ascii_case(b"00D0C9")).then(|| {
+            w.chunks(2)
+                .map(|p| String::from_utf8_lossy(p).to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join(":")
+        })
     })
 }
 
@@ -1138,6 +1188,7 @@ impl Handler for Stack {
     fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, out: &mut dyn Sink) {
         match chunk {
             Chunk::Data { bytes, frame, ts } => {
+                self.last_data_frame[dir.idx()] = Some(frame);
                 self.data(meta, dir, bytes, At { frame, ts }, out);
             }
             Chunk::Gap { len, frame, ts } => {
@@ -1159,6 +1210,7 @@ impl Handler for Stack {
                             dir: dirs,
                             mqtt,
                             decided_mqtt,
+                            ..
                         } = &mut **ws;
                         let mut ctx = WsCtx {
                             out,

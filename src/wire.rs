@@ -95,6 +95,18 @@ fn decode_link(linktype: Linktype, data: &[u8]) -> Decoded<'_> {
             None => Decoded::Malformed("loopback header cut short"),
         },
         12 | 14 | 101 | 228 | 229 => from_ip(data, 0),
+        239 => nflog(data),
+        105 => ieee80211(data),
+        127 => {
+            // radiotap: its own length, then an 802.11 frame
+            let len = data
+                .get(2..4)
+                .map(|l| u16::from_le_bytes([l[0], l[1]]) as usize);
+            match len.and_then(|l| data.get(l..)) {
+                Some(rest) => ieee80211(rest),
+                None => Decoded::Malformed("radiotap header cut short"),
+            }
+        }
         113 => match (data.get(14..16), data.get(16..)) {
             (Some(p), Some(rest)) => {
                 from_ether_type(EtherType(u16::from_be_bytes([p[0], p[1]])), rest, 0)
@@ -108,6 +120,54 @@ fn decode_link(linktype: Linktype, data: &[u8]) -> Decoded<'_> {
             _ => Decoded::Malformed("linux cooked v2 header cut short"),
         },
         _ => Decoded::UnsupportedLink,
+    }
+}
+
+/// NFLOG: a 4-byte header, then TLVs (little-endian length and type,
+/// padded to 4 bytes); type 9 holds the packet from its IP header.
+fn nflog(data: &[u8]) -> Decoded<'_> {
+    let mut i = 4;
+    while let Some(h) = data.get(i..i + 4) {
+        let len = u16::from_le_bytes([h[0], h[1]]) as usize;
+        let ty = u16::from_le_bytes([h[2], h[3]]) & 0x7fff;
+        if len < 4 {
+            return Decoded::Malformed("NFLOG TLV of length under 4");
+        }
+        if ty == 9 {
+            let end = (i + len).min(data.len());
+            return from_ip(&data[i + 4..end], 0);
+        }
+        i += (len + 3) & !3;
+    }
+    Decoded::Other
+}
+
+/// IEEE 802.11 data frames with an LLC/SNAP header (unencrypted only).
+fn ieee80211(data: &[u8]) -> Decoded<'_> {
+    let Some(&fc0) = data.first() else {
+        return Decoded::Malformed("802.11 header cut short");
+    };
+    let fc1 = data.get(1).copied().unwrap_or(0);
+    if (fc0 >> 2) & 3 != 2 || fc1 & 0x40 != 0 {
+        // not data, or protected
+        return Decoded::Other;
+    }
+    let mut hl = 24;
+    if fc1 & 3 == 3 {
+        hl += 6; // four addresses
+    }
+    if fc0 & 0x80 != 0 {
+        hl += 2; // QoS control
+        if fc1 & 0x80 != 0 {
+            hl += 4; // HT control
+        }
+    }
+    match data.get(hl..hl + 8) {
+        Some([0xaa, 0xaa, 0x03, 0, 0, 0, a, b]) => {
+            from_ether_type(EtherType(u16::from_be_bytes([*a, *b])), &data[hl + 8..], 0)
+        }
+        Some(_) => Decoded::Other,
+        None => Decoded::Malformed("802.11 header cut short"),
     }
 }
 
@@ -277,8 +337,21 @@ fn from_sliced(p: LaxSlicedPacket<'_>, depth: u8) -> Decoded<'_> {
                 return Decoded::Other;
             }
             if pl.fragmented {
-                // IPv6 fragments (non-atomic) are rare on TCP; not reassembled.
-                return Decoded::Malformed("IPv6 fragment (not reassembled)");
+                let frag = v6.extensions().clone().into_iter().find_map(|e| match e {
+                    etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                    _ => None,
+                });
+                return match frag {
+                    Some(f) => Decoded::Fragment(Fragment {
+                        src: IpAddr::V6(h.source_addr()),
+                        dst: IpAddr::V6(h.destination_addr()),
+                        id: f.identification(),
+                        offset: u32::from(f.fragment_offset().value()) * 8,
+                        more: f.more_fragments(),
+                        payload: pl.payload,
+                    }),
+                    None => Decoded::Malformed("IPv6 fragment header not found"),
+                };
             }
             let declared = usize::from(h.payload_length());
             let exts = v6.extensions().slice().len();

@@ -48,10 +48,7 @@ pub fn parse_client_hello(b: &[u8]) -> Parse {
     // Concatenate handshake-record payloads.
     let mut hs = Vec::new();
     let mut i = 0;
-    loop {
-        let Some(h) = b.get(i..i + 5) else {
-            break;
-        };
+    while let Some(h) = b.get(i..i + 5) {
         if h[0] != 0x16 || h[1] != 3 {
             if hs.is_empty() {
                 return Parse::NotTls;

@@ -1069,7 +1069,7 @@ impl MqttConn {
                     self.keep_alive = u16::try_from(k).ok();
                 }
                 if let Some(id) = c.properties.get_str(prop::ASSIGNED_CLIENT_IDENTIFIER) {
-                    if self.client_id.as_deref().map_or(true, str::is_empty) {
+                    if self.client_id.as_deref().is_none_or(str::is_empty) {
                         self.client_id = Some(id.to_string());
                     }
                 }

@@ -155,12 +155,10 @@ pub(crate) fn decode_at<'a>(
         s5 < s3
     } else {
         match &v5.body {
-            // Both decode: prefer v5 only when the property block looks real.
-            Body::Publish(p) => {
-                !p.properties.is_empty()
-                    || p.payload.is_empty()
-                    || p.payload.first().is_some_and(|b| b.is_ascii_graphic())
-            }
+            // Both decode: prefer v5 only when it has a real property
+            // block; an empty one is as likely a 3.1.1 payload's 0x00 byte
+            // (3.1.1 is the common case, and what tshark assumes).
+            Body::Publish(p) => !p.properties.is_empty(),
             _ => false,
         }
     };

@@ -409,12 +409,12 @@ fn publish_v5_properties() {
             Some(&PropValue::VarInt(128))
         );
     }
-    // empty properties, text payload, unknown level -> v5
+    // empty properties, unknown level: ambiguous, read as 3.1.1 (as tshark)
     let b = enc(0x30, &cat(&[&s("t"), &[0], b"22.5"]));
     let p = dec(&b, None);
-    assert_eq!(p.level, Some(5));
+    assert_eq!(p.level, Some(4));
     let Body::Publish(x) = &p.body else { panic!() };
-    assert_eq!(x.payload, b"22.5");
+    assert_eq!(x.payload, b"\x0022.5");
 }
 
 #[test]
