@@ -4,7 +4,7 @@
 //! be analysed (or bad usage).
 
 use crate::analyze::{analyze_path, Options, Outcome};
-use crate::report::{jsonl::Jsonl, text::Text};
+use crate::report::{jsonl::Jsonl, model::CaptureReport, text};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -54,6 +54,15 @@ pub struct AnalyzeArgs {
     /// Limits: seconds (capture time) after which an idle connection is dropped.
     #[arg(long, default_value_t = 3600)]
     pub idle_timeout: i64,
+    /// Print MQTT passwords and HTTP Authorization/Cookie values (redacted by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Bytes of each MQTT payload shown in records (text, or base64 when binary).
+    #[arg(long, default_value_t = 256)]
+    pub payload_bytes: usize,
+    /// Print resource use (peak memory, time) to standard error at the end.
+    #[arg(long, hide = true)]
+    pub stats: bool,
 }
 
 /// Capture file extensions picked up when walking a directory.
@@ -137,7 +146,27 @@ fn options(a: &AnalyzeArgs) -> Options {
     o
 }
 
+/// Peak resident memory of this process in KiB (Linux), for `--stats`.
+pub fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
+    let started = std::time::Instant::now();
+    let code = analyze_files(a);
+    if a.stats {
+        eprintln!(
+            "wsdoctor stats: peak_rss_kib={} elapsed_s={:.3}",
+            peak_rss_kib().unwrap_or(0),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    code
+}
+
+fn analyze_files(a: &AnalyzeArgs) -> u8 {
     let opts = options(a);
     let files = expand_paths(&a.paths);
     let color = a.format == OutFormat::Text
@@ -154,7 +183,11 @@ fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
         let outcome = match a.format {
             OutFormat::Jsonl => {
                 let mut lock = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-                let mut sink = Jsonl::new(&mut lock, &name);
+                let ropts = crate::report::jsonl::RenderOpts {
+                    show_secrets: a.show_secrets,
+                    payload_bytes: a.payload_bytes,
+                };
+                let mut sink = Jsonl::with_opts(&mut lock, &name, ropts);
                 let o = run_one(path, walk_err.as_deref(), &opts, &mut sink);
                 if sink.io_error.is_some() {
                     return 2;
@@ -166,13 +199,16 @@ fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
                 o
             }
             OutFormat::Text => {
-                let mut sink = Text::new(&name, color);
+                let mut sink = CaptureReport::new(&name);
                 let o = run_one(path, walk_err.as_deref(), &opts, &mut sink);
                 let mut lock = stdout.lock();
                 if i > 0 {
                     let _ = writeln!(lock);
                 }
-                if lock.write_all(sink.render().as_bytes()).is_err() {
+                if lock
+                    .write_all(text::render(&sink, color).as_bytes())
+                    .is_err()
+                {
                     return 2;
                 }
                 o

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod diagnose;
 pub mod event;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod proto;
 pub mod report;
 pub mod stream;

@@ -2,4 +2,5 @@
 
 pub mod json;
 pub mod jsonl;
+pub mod model;
 pub mod text;
