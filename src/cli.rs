@@ -1,21 +1,30 @@
-//! Command line: `wsdoctor analyze [--format text|jsonl] PATH...`.
+//! Command line: `wsdoctor analyze`, `wsdoctor completions`, `wsdoctor man`.
 //!
 //! Exit codes: 0 nothing wrong found, 1 problems found, 2 a file could not
 //! be analysed (or bad usage).
 
-use crate::analyze::{analyze_path, Options, Outcome};
-use crate::report::{jsonl::Jsonl, model::CaptureReport, text};
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::analyze::{Options, Outcome};
+use crate::batch::{self, Input, Produced};
+use crate::report::{jsonl::RenderOpts, text};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+const EXAMPLES: &str = "Examples:
+  wsdoctor analyze customer.pcapng
+  wsdoctor analyze --format jsonl captures/ > records.jsonl
+  wsdoctor report --html report.html captures/
+  tcpdump -i eth0 -w - -U 'port 80' | wsdoctor analyze -
+
+Exit codes: 0 nothing wrong found, 1 problems found, 2 a file could not be analysed.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "wsdoctor",
     version,
     about = "Find out why a device's MQTT-over-WebSocket connection failed, from a packet capture",
-    after_help = "Examples:\n  wsdoctor analyze customer.pcapng\n  wsdoctor analyze --format jsonl captures/ > records.jsonl\n  tcpdump -w - -U port 80 | wsdoctor analyze -"
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,7 +34,18 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Analyse captures (files, directories, or - for standard input).
+    #[command(after_help = EXAMPLES)]
     Analyze(AnalyzeArgs),
+    /// Write batch reports for support teams (HTML, Markdown, CSV).
+    #[command(after_help = EXAMPLES)]
+    Report(ReportArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -36,16 +56,17 @@ pub enum OutFormat {
     Jsonl,
 }
 
-#[derive(clap::Args, Debug)]
-pub struct AnalyzeArgs {
+/// Inputs and analysis settings shared by the commands.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
     /// Capture files (pcap, pcapng, optionally gzip-compressed), directories
     /// (searched recursively), or - for standard input.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
-    pub format: OutFormat,
-    /// Limits: TCP connections tracked at once.
+    /// Files analysed in parallel (default: the number of cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Limits: TCP connections tracked at once (the least recently active are dropped beyond).
     #[arg(long, default_value_t = 100_000)]
     pub max_connections: usize,
     /// Limits: out-of-order bytes held per direction before a hole is skipped.
@@ -60,9 +81,39 @@ pub struct AnalyzeArgs {
     /// Bytes of each MQTT payload shown in records (text, or base64 when binary).
     #[arg(long, default_value_t = 256)]
     pub payload_bytes: usize,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
     /// Print resource use (peak memory, time) to standard error at the end.
     #[arg(long, hide = true)]
     pub stats: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Write one self-contained HTML report here.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+    /// Write a Markdown report (for tickets) here.
+    #[arg(long, value_name = "OUT.md")]
+    pub markdown: Option<PathBuf>,
+    /// Write one CSV row per finding here.
+    #[arg(long, value_name = "OUT.csv")]
+    pub csv: Option<PathBuf>,
+    /// Title of the HTML report.
+    #[arg(long, default_value = "wsdoctor report")]
+    pub title: String,
 }
 
 /// Capture file extensions picked up when walking a directory.
@@ -76,29 +127,32 @@ const CAPTURE_EXTS: &[&str] = &[
 ];
 
 /// Expand directories (recursively, sorted) into capture files.
-pub fn expand_paths(paths: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
+pub fn expand_paths(paths: &[PathBuf]) -> Vec<Input> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
             walk(p, &mut out, 0);
         } else {
-            out.push((p.clone(), None));
+            out.push(Input {
+                path: p.clone(),
+                walk_error: None,
+            });
         }
     }
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, Option<String>)>, depth: usize) {
+fn walk(dir: &Path, out: &mut Vec<Input>, depth: usize) {
     if depth > 32 {
         return;
     }
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
-            out.push((
-                dir.to_path_buf(),
-                Some(format!("cannot read directory: {e}")),
-            ));
+            out.push(Input {
+                path: dir.to_path_buf(),
+                walk_error: Some(format!("cannot read directory: {e}")),
+            });
             return;
         }
     };
@@ -113,7 +167,10 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Option<String>)>, depth: usize) {
                 .map(|n| n.to_string_lossy().to_lowercase())
                 .unwrap_or_default();
             if CAPTURE_EXTS.iter().any(|e| name.ends_with(e)) {
-                out.push((p, None));
+                out.push(Input {
+                    path: p,
+                    walk_error: None,
+                });
             }
         }
     }
@@ -133,17 +190,39 @@ pub fn run() -> ExitCode {
             };
         }
     };
-    match cli.command {
-        Command::Analyze(a) => ExitCode::from(analyze_cmd(&a)),
+    let started = std::time::Instant::now();
+    let (code, stats) = match cli.command {
+        Command::Analyze(a) => (analyze_cmd(&a), a.common.stats),
+        Command::Report(r) => (report_cmd(&r), r.common.stats),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "wsdoctor",
+                &mut std::io::stdout(),
+            );
+            (0, false)
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(Cli::command());
+            let mut out = Vec::new();
+            let code = if man.render(&mut out).is_ok() && std::io::stdout().write_all(&out).is_ok()
+            {
+                0
+            } else {
+                2
+            };
+            (code, false)
+        }
+    };
+    if stats {
+        eprintln!(
+            "wsdoctor stats: peak_rss_kib={} elapsed_s={:.3}",
+            peak_rss_kib().unwrap_or(0),
+            started.elapsed().as_secs_f64()
+        );
     }
-}
-
-fn options(a: &AnalyzeArgs) -> Options {
-    let mut o = Options::default();
-    o.flow.max_connections = a.max_connections.max(1);
-    o.flow.reasm.max_ooo_bytes = a.max_ooo_bytes;
-    o.flow.idle_timeout_secs = a.idle_timeout.max(1);
-    o
+    ExitCode::from(code)
 }
 
 /// Peak resident memory of this process in KiB (Linux), for `--stats`.
@@ -153,95 +232,191 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
-    let started = std::time::Instant::now();
-    let code = analyze_files(a);
-    if a.stats {
-        eprintln!(
-            "wsdoctor stats: peak_rss_kib={} elapsed_s={:.3}",
-            peak_rss_kib().unwrap_or(0),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    code
+pub fn options(c: &Common) -> Options {
+    let mut o = Options::default();
+    o.flow.max_connections = c.max_connections.max(1);
+    o.flow.reasm.max_ooo_bytes = c.max_ooo_bytes;
+    o.flow.idle_timeout_secs = c.idle_timeout.max(1);
+    o
 }
 
-fn analyze_files(a: &AnalyzeArgs) -> u8 {
-    let opts = options(a);
-    let files = expand_paths(&a.paths);
-    let color = a.format == OutFormat::Text
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let stdout = std::io::stdout();
-    let mut code = 0u8;
-    if files.is_empty() {
+fn jobs(c: &Common) -> usize {
+    c.jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1)
+}
+
+/// A progress bar on a terminal for batches of several files.
+fn progress_bar(c: &Common, n: usize) -> Option<indicatif::ProgressBar> {
+    if c.no_progress || n < 4 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(n as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} captures {elapsed}")
+    {
+        pb.set_style(style);
+    }
+    Some(pb)
+}
+
+fn exit_code(outcomes: &[Outcome]) -> u8 {
+    if outcomes.iter().any(|o| o.error) {
+        2
+    } else if outcomes.iter().any(|o| o.problems > 0) {
+        1
+    } else {
+        0
+    }
+}
+
+fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
+    let c = &a.common;
+    let opts = options(c);
+    let inputs = expand_paths(&c.paths);
+    if inputs.is_empty() {
         eprintln!("wsdoctor: no capture files found");
         return 2;
     }
-    for (i, (path, walk_err)) in files.iter().enumerate() {
-        let name = path.to_string_lossy().into_owned();
-        let outcome = match a.format {
-            OutFormat::Jsonl => {
-                let mut lock = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-                let ropts = crate::report::jsonl::RenderOpts {
-                    show_secrets: a.show_secrets,
-                    payload_bytes: a.payload_bytes,
-                };
-                let mut sink = Jsonl::with_opts(&mut lock, &name, ropts);
-                let o = run_one(path, walk_err.as_deref(), &opts, &mut sink);
-                if sink.io_error.is_some() {
-                    return 2;
+    let color = a.format == OutFormat::Text
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let jsonl = if a.format == OutFormat::Jsonl {
+        Some(RenderOpts {
+            show_secrets: c.show_secrets,
+            payload_bytes: c.payload_bytes,
+        })
+    } else {
+        None
+    };
+    let pb = progress_bar(c, inputs.len());
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    let mut write_failed = false;
+    // A single file streams straight to standard output (no buffering).
+    if inputs.len() == 1 {
+        if let Some(ro) = &jsonl {
+            let name = inputs[0].path.to_string_lossy().into_owned();
+            let mut sink = crate::report::jsonl::Jsonl::with_opts(&mut out, &name, ro.clone());
+            let o = if let Some(e) = &inputs[0].walk_error {
+                crate::event::Sink::error(&mut sink, e, None);
+                Outcome {
+                    error: true,
+                    problems: 0,
                 }
-                drop(sink);
-                if lock.flush().is_err() {
-                    return 2;
-                }
-                o
+            } else {
+                crate::analyze::analyze_path(&inputs[0].path, &opts, &mut sink)
+            };
+            let failed = sink.io_error.is_some();
+            drop(sink);
+            if failed || out.flush().is_err() {
+                return 2;
             }
-            OutFormat::Text => {
-                let mut sink = CaptureReport::new(&name);
-                let o = run_one(path, walk_err.as_deref(), &opts, &mut sink);
-                let mut lock = stdout.lock();
-                if i > 0 {
-                    let _ = writeln!(lock);
-                }
-                if lock
-                    .write_all(text::render(&sink, color).as_bytes())
-                    .is_err()
-                {
-                    return 2;
-                }
-                o
-            }
-        };
-        if outcome.error {
-            code = 2;
-        } else if outcome.problems > 0 && code == 0 {
-            code = 1;
+            return exit_code(&[o]);
         }
     }
-    code
+    batch::run(
+        &inputs,
+        &opts,
+        jobs(c),
+        jsonl,
+        |i, produced, o| {
+            outcomes.push(o);
+            if write_failed {
+                return;
+            }
+            let r = match produced {
+                Produced::Jsonl(spool) => spool.copy_to(&mut out),
+                Produced::Report(rep) => {
+                    let sep = if i > 0 { "\n" } else { "" };
+                    let s = text::render(&rep, color);
+                    out.write_all(sep.as_bytes())
+                        .and_then(|_| out.write_all(s.as_bytes()))
+                }
+            };
+            if r.and_then(|_| out.flush()).is_err() {
+                write_failed = true;
+            }
+        },
+        |_| {
+            if let Some(pb) = &pb {
+                pb.inc(1);
+            }
+        },
+    );
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    if write_failed {
+        return 2;
+    }
+    exit_code(&outcomes)
 }
 
-fn run_one(
-    path: &Path,
-    walk_err: Option<&str>,
-    opts: &Options,
-    sink: &mut dyn crate::event::Sink,
-) -> Outcome {
-    if let Some(e) = walk_err {
-        sink.error(e, None);
-        return Outcome {
-            error: true,
-            problems: 0,
-        };
+fn report_cmd(r: &ReportArgs) -> u8 {
+    use crate::report::{csv, html, markdown};
+    let c = &r.common;
+    if r.html.is_none() && r.markdown.is_none() && r.csv.is_none() {
+        eprintln!("wsdoctor report: give at least one of --html, --markdown, --csv");
+        return 2;
     }
-    if path.is_dir() {
-        sink.error("is a directory without capture files", None);
-        return Outcome {
-            error: true,
-            problems: 0,
-        };
+    let inputs = expand_paths(&c.paths);
+    if inputs.is_empty() {
+        eprintln!("wsdoctor: no capture files found");
+        return 2;
     }
-    analyze_path(path, opts, sink)
+    let opts = options(c);
+    let pb = progress_bar(c, inputs.len());
+    let mut reports = Vec::with_capacity(inputs.len());
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    batch::run(
+        &inputs,
+        &opts,
+        jobs(c),
+        None,
+        |_, produced, o| {
+            outcomes.push(o);
+            if let Produced::Report(rep) = produced {
+                reports.push(*rep);
+            }
+        },
+        |_| {
+            if let Some(pb) = &pb {
+                pb.inc(1);
+            }
+        },
+    );
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut code = exit_code(&outcomes);
+    let outputs: [(&Option<PathBuf>, Box<dyn Fn() -> String>); 3] = [
+        (&r.html, Box::new(|| html::render(&reports, &r.title))),
+        (&r.markdown, Box::new(|| markdown::render(&reports))),
+        (&r.csv, Box::new(|| csv::render(&reports))),
+    ];
+    for (path, render) in outputs {
+        if let Some(p) = path {
+            if let Err(e) = batch::write_atomic(p, render().as_bytes()) {
+                eprintln!("wsdoctor: cannot write {}: {e}", p.display());
+                code = 2;
+            }
+        }
+    }
+    // One verdict line per capture on standard output.
+    let mut out = std::io::stdout().lock();
+    for rep in &reports {
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            text::clean(&rep.file),
+            text::clean(&rep.verdict())
+        );
+    }
+    code
 }

@@ -289,6 +289,7 @@ pub fn upgrade_findings(meta: &ConnMeta, u: &UpgradeInfo) -> Vec<Finding> {
             let resp = u.response.as_ref();
             let status = resp.map(|r| r.status).unwrap_or(0);
             let reason = resp.map(|r| r.reason.as_str()).unwrap_or("");
+            let reason = if reason.is_empty() { String::new() } else { format!(" {reason}") };
             let server_h = u
                 .resp_header("server")
                 .map(|s| format!(" (Server: \"{s}\")"))
@@ -308,7 +309,7 @@ pub fn upgrade_findings(meta: &ConnMeta, u: &UpgradeInfo) -> Vec<Finding> {
                         "ws_upgrade_rejected_pre_iis8",
                         Severity::Error,
                         format!(
-                            "WebSocket upgrade refused by IIS {ver} ({os}): {ask} answered {status} {reason}{server_h}, identified by {ev}"
+                            "WebSocket upgrade refused by IIS {ver} ({os}): {ask} answered {status}{reason}{server_h}, identified by {ev}"
                         ),
                     )
                     .stream(meta.stream)
@@ -335,7 +336,7 @@ pub fn upgrade_findings(meta: &ConnMeta, u: &UpgradeInfo) -> Vec<Finding> {
                     Finding::new(
                         "ws_upgrade_rejected",
                         Severity::Error,
-                        format!("WebSocket upgrade refused: {ask} answered {status} {reason} by {who}{server_h}"),
+                        format!("WebSocket upgrade refused: {ask} answered {status}{reason} by {who}{server_h}"),
                     )
                     .stream(meta.stream)
                     .frames(frames.clone())

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod batch;
 pub mod capture;
 pub mod cli;
 pub mod diagnose;

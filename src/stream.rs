@@ -318,11 +318,16 @@ fn mqtt_event(
             a.message.clone()
         }),
         mqtt::Event::Finding(f) => {
-            let sev = match f.severity {
+            let mut sev = match f.severity {
                 "error" => Severity::Error,
                 "warning" => Severity::Warning,
                 _ => Severity::Info,
             };
+            if f.code == "mqtt_qos_flow_incomplete" && meta.end == ConnEnd::Open {
+                // The capture stopped while the connection was open: an
+                // unfinished exchange is expected, not a problem.
+                sev = Severity::Info;
+            }
             let mut fi = Finding::new(f.code, sev, f.message.clone())
                 .stream(meta.stream)
                 .frames(if at.frame > 0 { vec![at.frame] } else { vec![] });

@@ -252,9 +252,13 @@ impl<W: Write> Jsonl<W> {
         match &p.body {
             Body::Connect(c) => {
                 o.str("protocol_name", &c.protocol_name)
-                    .u64("protocol_level", c.level as u64)
-                    .opt_str("client_id", c.client_id.as_deref())
-                    .u64("keep_alive", c.keep_alive as u64)
+                    .u64("protocol_level", c.level as u64);
+                // The contract types client_id as a string: absent when the
+                // CONNECT ended before it.
+                if let Some(id) = c.client_id.as_deref() {
+                    o.str("client_id", id);
+                }
+                o.u64("keep_alive", c.keep_alive as u64)
                     .bool("clean_start", c.clean_start)
                     .opt_str("username", c.username.as_deref());
                 match c.password {
@@ -281,9 +285,14 @@ impl<W: Write> Jsonl<W> {
                 }
             }
             Body::Publish(pb) => {
-                o.opt_u64("packet_id", pb.packet_id.map(|v| v as u64))
-                    .u64("qos", pb.qos as u64)
-                    .bool("retain", pb.retain)
+                o.opt_u64("packet_id", pb.packet_id.map(|v| v as u64));
+                if pb.qos <= 2 {
+                    o.u64("qos", pb.qos as u64);
+                } else {
+                    // QoS 3 is malformed: the contract allows 0-2 or null.
+                    o.null("qos").u64("qos_bits", pb.qos as u64);
+                }
+                o.bool("retain", pb.retain)
                     .bool("dup", pb.dup)
                     .str("topic", &pb.topic)
                     .opt_u64("topic_alias", pb.topic_alias.map(|v| v as u64))

@@ -1,6 +1,9 @@
 //! `report`: renderings of the records (JSON Lines, text).
 
+pub mod csv;
+pub mod html;
 pub mod json;
 pub mod jsonl;
+pub mod markdown;
 pub mod model;
 pub mod text;

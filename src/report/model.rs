@@ -15,6 +15,29 @@ pub const MAX_FINDINGS: usize = 10_000;
 /// Timeline events kept per connection.
 pub const MAX_EVENTS: usize = 200;
 
+/// Order of findings of equal severity: the diagnosis first, then the
+/// capture and transport problems that explain later symptoms.
+pub fn code_rank(code: &str) -> u8 {
+    if code.starts_with("ws_upgrade") {
+        0
+    } else if code == "mqtt_connect_refused"
+        || code.starts_with("ws_accept")
+        || code.starts_with("ws_subprotocol")
+    {
+        1
+    } else if code.starts_with("capture_") {
+        2
+    } else if code.starts_with("tcp_") {
+        3
+    } else if code.starts_with("ws_") {
+        4
+    } else if code.starts_with("mqtt_") {
+        5
+    } else {
+        6
+    }
+}
+
 /// One point of a connection's timeline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimelineEvent {
@@ -76,7 +99,8 @@ impl CaptureReport {
                 None => groups.push((f.code, vec![f])),
             }
         }
-        groups.sort_by_key(|g| std::cmp::Reverse(g.1[0].severity));
+        // Worst first; among equals, the diagnosis before its symptoms.
+        groups.sort_by_key(|g| (std::cmp::Reverse(g.1[0].severity), code_rank(g.0)));
         groups
     }
 
