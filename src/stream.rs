@@ -1075,7 +1075,8 @@ impl Stack {
                 self.ws_frames[0], self.ws_frames[1]
             ));
         }
-        if let Some((s, transport)) = &self.mqtt_summary {
+        let seen = |s: &mqtt::Summary| s.counts_c2s.iter().chain(&s.counts_s2c).any(|&n| n > 0);
+        if let Some((s, transport)) = self.mqtt_summary.as_ref().filter(|(s, _)| seen(s)) {
             let level = match s.level {
                 Some(3) => "MQTT 3.1",
                 Some(4) => "MQTT 3.1.1",

@@ -1,0 +1,231 @@
+//! Diagnoses of the scenario samples. The expected diagnosis of each comes
+//! from how the sample was made (samples/README.md: which server stand-in
+//! answered what); the text reports are then pinned as golden files (insta)
+//! so a change in wording is a visible diff.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use wsdoctor::analyze::{analyze_path, Options};
+use wsdoctor::report::{model::CaptureReport, text};
+
+struct Case {
+    sample: &'static str,
+    /// Finding codes that must be present (with severity error).
+    errors: &'static [&'static str],
+    /// Upgrade outcome of every upgrade in the capture.
+    outcome: Option<&'static str>,
+    /// Server product and version identified, if any.
+    server: Option<(&'static str, &'static str)>,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        sample: "iis75-404.pcap",
+        errors: &["ws_upgrade_rejected_pre_iis8"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "7.5")),
+    },
+    Case {
+        sample: "iis75-200.pcap",
+        errors: &["ws_upgrade_rejected_pre_iis8"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "7.5")),
+    },
+    Case {
+        sample: "iis75-400.pcap",
+        errors: &["ws_upgrade_rejected_pre_iis8"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "7.5")),
+    },
+    Case {
+        sample: "iis75-405.pcap",
+        errors: &["ws_upgrade_rejected_pre_iis8"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "7.5")),
+    },
+    Case {
+        sample: "iis75-noserver-404.pcap",
+        errors: &["ws_upgrade_rejected_pre_iis8"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "7.5")),
+    },
+    Case {
+        sample: "iis75-404-wise.pcap",
+        errors: &["ws_upgrade_rejected_pre_iis8"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "7.5")),
+    },
+    Case {
+        sample: "iis85-nows.pcap",
+        errors: &["ws_upgrade_rejected"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "8.5")),
+    },
+    Case {
+        sample: "nginx-426.pcap",
+        errors: &["ws_upgrade_rejected"],
+        outcome: Some("rejected"),
+        server: Some(("nginx", "1.22.1")),
+    },
+    Case {
+        sample: "nginx-400.pcap",
+        errors: &["ws_upgrade_rejected", "ws_key_missing"],
+        outcome: Some("rejected"),
+        server: Some(("nginx", "1.22.1")),
+    },
+    Case {
+        sample: "ws-no-response.pcap",
+        errors: &["ws_upgrade_no_response"],
+        outcome: Some("no_response"),
+        server: None,
+    },
+    Case {
+        sample: "ws-reset.pcap",
+        errors: &["ws_upgrade_reset"],
+        outcome: Some("reset"),
+        server: None,
+    },
+    Case {
+        sample: "ws-wrong-accept.pcap",
+        errors: &["ws_accept_mismatch"],
+        outcome: Some("invalid"),
+        server: None,
+    },
+    Case {
+        sample: "iis8-ok.pcap",
+        errors: &[],
+        outcome: Some("accepted"),
+        server: Some(("IIS", "8.0")),
+    },
+    Case {
+        sample: "iis10-ok.pcap",
+        errors: &[],
+        outcome: Some("accepted"),
+        server: Some(("IIS", "10.0")),
+    },
+    Case {
+        sample: "mqtt-connect-refused.pcap",
+        errors: &["mqtt_connect_refused"],
+        outcome: None,
+        server: None,
+    },
+    Case {
+        sample: "ws-connect-refused.pcap",
+        errors: &["mqtt_connect_refused"],
+        outcome: Some("accepted"),
+        server: None,
+    },
+    Case {
+        sample: "hostile-strings.pcap",
+        errors: &["ws_upgrade_rejected_pre_iis8"],
+        outcome: Some("rejected"),
+        server: Some(("IIS", "7.5")),
+    },
+];
+
+#[test]
+fn diagnoses_match_how_the_samples_were_made() {
+    for c in CASES {
+        let (recs, _) = records(&samples().join(c.sample));
+        let findings = of_type(&recs, "finding");
+        for code in c.errors {
+            let f = findings.iter().find(|f| f["code"] == *code);
+            let f = f.unwrap_or_else(|| {
+                panic!(
+                    "{}: no {code}; got {:?}",
+                    c.sample,
+                    findings
+                        .iter()
+                        .map(|f| f["code"].clone())
+                        .collect::<Vec<_>>()
+                )
+            });
+            assert_eq!(f["severity"], "error", "{}: {code}", c.sample);
+            assert!(
+                !f["frames"].as_array().unwrap().is_empty(),
+                "{}: {code} without evidence frames",
+                c.sample
+            );
+            assert!(
+                f["filter"].as_str().unwrap().contains("tcp.stream eq"),
+                "{}: filter",
+                c.sample
+            );
+            assert!(f["hint"].is_string(), "{}: {code} without a hint", c.sample);
+        }
+        if c.errors.is_empty() {
+            let bad: Vec<&Value> = findings
+                .iter()
+                .copied()
+                .filter(|f| f["severity"] != "info")
+                .collect();
+            assert!(
+                bad.is_empty(),
+                "{}: a working upgrade must not be flagged: {bad:?}",
+                c.sample
+            );
+        }
+        if !c.errors.contains(&"ws_upgrade_rejected_pre_iis8") {
+            assert!(
+                !findings
+                    .iter()
+                    .any(|f| f["code"] == "ws_upgrade_rejected_pre_iis8"),
+                "{}",
+                c.sample
+            );
+        }
+        let upgrades = of_type(&recs, "upgrade");
+        if let Some(o) = c.outcome {
+            assert!(!upgrades.is_empty(), "{}: no upgrade record", c.sample);
+            for u in &upgrades {
+                assert_eq!(u["outcome"], o, "{}", c.sample);
+            }
+        }
+        if let Some((product, version)) = c.server {
+            let p = &upgrades[0]["server_product"];
+            assert_eq!(p["product"], product, "{}", c.sample);
+            assert_eq!(p["version"], version, "{}", c.sample);
+        }
+    }
+}
+
+#[test]
+fn pre_iis8_hint_names_the_fix_and_the_port() {
+    let (recs, _) = records(&samples().join("iis75-404.pcap"));
+    let f = of_type(&recs, "finding")
+        .into_iter()
+        .find(|f| f["code"] == "ws_upgrade_rejected_pre_iis8")
+        .unwrap();
+    let hint = f["hint"].as_str().unwrap();
+    for needle in [
+        "IIS 8.0",
+        "Windows 8 / Server 2012",
+        "1883",
+        "51328",
+        "Windows 7 / Server 2008 R2",
+    ] {
+        assert!(hint.contains(needle), "hint lacks {needle}: {hint}");
+    }
+    // Without a Server header the error page is the evidence, and it is said.
+    let (recs, _) = records(&samples().join("iis75-noserver-404.pcap"));
+    let u = &of_type(&recs, "upgrade")[0];
+    assert_eq!(u["server_header"], Value::Null);
+    assert_eq!(
+        u["server_product"]["evidence"],
+        serde_json::json!(["error_page"])
+    );
+    assert_eq!(u["server_product"]["websocket"], "no");
+}
+
+#[test]
+fn text_reports() {
+    for c in CASES {
+        let path = samples().join(c.sample);
+        let mut rep = CaptureReport::new(&format!("samples/{}", c.sample));
+        analyze_path(&path, &Options::default(), &mut rep);
+        let name = c.sample.replace('.', "_");
+        insta::assert_snapshot!(name, text::render(&rep, false));
+    }
+}
