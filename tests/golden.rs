@@ -229,3 +229,30 @@ fn text_reports() {
         insta::assert_snapshot!(name, text::render(&rep, false));
     }
 }
+
+/// Every finding code any sample or public capture produces is documented.
+#[test]
+fn every_finding_code_is_documented() {
+    let doc = std::fs::read_to_string(root().join("docs/findings.md")).unwrap();
+    let mut dirs = vec![samples()];
+    if let Some(p) = public() {
+        dirs.push(p);
+    }
+    for d in dirs {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            let n = p.to_string_lossy().into_owned();
+            if !(n.contains(".pcap") || n.ends_with(".cap")) {
+                continue;
+            }
+            let (recs, _) = records(&p);
+            for f in of_type(&recs, "finding") {
+                let code = f["code"].as_str().unwrap();
+                assert!(
+                    doc.contains(&format!("`{code}`")),
+                    "{code} (from {n}) is not in docs/findings.md"
+                );
+            }
+        }
+    }
+}

@@ -167,6 +167,7 @@ enum State {
         linktype: Linktype,
         per_sec: u64,
         digits: u8,
+        snaplen: u32,
     },
     Pcapng {
         big_endian: bool,
@@ -364,6 +365,7 @@ impl<R: Read> CaptureReader<R> {
             linktype: lt,
             per_sec: if nsec { 1_000_000_000 } else { 1_000_000 },
             digits: if nsec { 9 } else { 6 },
+            snaplen: h.snaplen,
         };
         self.format = Format::Pcap;
         self.consume(24);
@@ -391,14 +393,22 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn next_pcap(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
-        let (big, modified, linktype, per_sec, digits) = match &self.state {
+        let (big, modified, linktype, per_sec, digits, snaplen) = match &self.state {
             State::Pcap {
                 big_endian,
                 modified,
                 linktype,
                 per_sec,
                 digits,
-            } => (*big_endian, *modified, *linktype, *per_sec, *digits),
+                snaplen,
+            } => (
+                *big_endian,
+                *modified,
+                *linktype,
+                *per_sec,
+                *digits,
+                *snaplen,
+            ),
             State::Pcapng { .. } => return Ok(None),
         };
         let hdr = if modified { 24 } else { 16 };
@@ -452,6 +462,16 @@ impl<R: Read> CaptureReader<R> {
                     "record {}: fractional timestamp {} out of range",
                     self.frame + 1,
                     ts_frac
+                ),
+            );
+        }
+        if snaplen > 0 && caplen > snaplen as usize {
+            let off = self.offset;
+            self.warn(
+                off,
+                format!(
+                    "record {} has {caplen} captured bytes, more than the snaplen {snaplen}",
+                    self.frame + 1
                 ),
             );
         }
@@ -706,6 +726,15 @@ impl<R: Read> CaptureReader<R> {
         } else {
             caplen
         };
+        if iface.snaplen > 0 && caplen > iface.snaplen as usize {
+            self.warn(
+                offset,
+                format!(
+                    "packet has {caplen} captured bytes, more than its interface's snaplen {}",
+                    iface.snaplen
+                ),
+            );
+        }
         let ts = match ts_units {
             Some(u) => Ts::from_units(u, iface.per_sec, iface.offset_secs, iface.digits),
             None => Ts::new(0, 0, iface.digits),
@@ -776,4 +805,241 @@ pub fn open(
         Box::new(br)
     };
     CaptureReader::new(src, limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out one byte per read call (a slow pipe).
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() || buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = self.0[0];
+            self.0 = &self.0[1..];
+            Ok(1)
+        }
+    }
+
+    fn block(big: bool, ty: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len() + 3) / 4 * 4;
+        let w = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut b = Vec::new();
+        b.extend_from_slice(&w(ty));
+        b.extend_from_slice(&w(len as u32));
+        b.extend_from_slice(body);
+        b.resize(len - 4, 0);
+        b.extend_from_slice(&w(len as u32));
+        b
+    }
+
+    fn shb(big: bool) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&if big {
+            PCAPNG_BOM.to_be_bytes()
+        } else {
+            PCAPNG_BOM.to_le_bytes()
+        });
+        body.extend_from_slice(&if big {
+            1u16.to_be_bytes()
+        } else {
+            1u16.to_le_bytes()
+        });
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&[0xff; 8]);
+        block(big, PCAPNG_SHB, &body)
+    }
+
+    fn idb(big: bool, linktype: u16, tsresol: Option<u8>) -> Vec<u8> {
+        let h16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut body = Vec::new();
+        body.extend_from_slice(&h16(linktype));
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&if big {
+            65535u32.to_be_bytes()
+        } else {
+            65535u32.to_le_bytes()
+        });
+        if let Some(r) = tsresol {
+            body.extend_from_slice(&h16(9));
+            body.extend_from_slice(&h16(1));
+            body.extend_from_slice(&[r, 0, 0, 0]);
+            body.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        block(big, BLOCK_IDB, &body)
+    }
+
+    fn epb(big: bool, iface: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+        let w = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut body = Vec::new();
+        body.extend_from_slice(&w(iface));
+        body.extend_from_slice(&w((ts >> 32) as u32));
+        body.extend_from_slice(&w(ts as u32));
+        body.extend_from_slice(&w(data.len() as u32));
+        body.extend_from_slice(&w(data.len() as u32));
+        body.extend_from_slice(data);
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        block(big, BLOCK_EPB, &body)
+    }
+
+    fn read_all(
+        bytes: &[u8],
+    ) -> (
+        Vec<(u64, Ts, Linktype, Vec<u8>)>,
+        Vec<CaptureWarning>,
+        Option<u64>,
+        Option<CaptureError>,
+    ) {
+        let mut r = match CaptureReader::new(Trickle(bytes), CaptureLimits::default()) {
+            Ok(r) => r,
+            Err(e) => return (vec![], vec![], None, Some(e)),
+        };
+        let mut out = Vec::new();
+        let err = loop {
+            match r.next_record() {
+                Ok(Some(rec)) => out.push((rec.frame, rec.ts, rec.linktype, rec.data.to_vec())),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        (out, r.warnings.clone(), r.truncated_at, err)
+    }
+
+    #[test]
+    fn pcapng_sections_interfaces_and_resolutions() {
+        // Section 1 (little endian): Ethernet in microseconds, raw IP in 2^-10 s.
+        let mut f = shb(false);
+        f.extend(idb(false, 1, None));
+        f.extend(idb(false, 101, Some(0x80 | 10)));
+        f.extend(epb(false, 0, 1_500_000, b"eth"));
+        f.extend(epb(false, 1, 3 * 1024 + 512, b"raw"));
+        f.extend(epb(false, 7, 0, b"nobody")); // no such interface
+                                               // Section 2 (big endian): its own interface list, nanoseconds.
+        f.extend(shb(true));
+        f.extend(idb(true, 113, Some(9)));
+        f.extend(epb(true, 0, 2_000_000_123, b"sll"));
+        let (recs, warnings, trunc, err) = read_all(&f);
+        assert!(err.is_none() && trunc.is_none(), "{err:?}");
+        let frames: Vec<u64> = recs.iter().map(|r| r.0).collect();
+        // The record for the missing interface still takes its frame number.
+        assert_eq!(frames, [1, 2, 4]);
+        assert_eq!(
+            (recs[0].1.secs, recs[0].1.nanos, recs[0].1.digits),
+            (1, 500_000_000, 6)
+        );
+        assert_eq!(recs[0].2, Linktype::ETHERNET);
+        assert_eq!((recs[1].1.secs, recs[1].1.nanos), (3, 500_000_000));
+        assert_eq!(recs[1].2, Linktype::RAW);
+        assert_eq!(
+            (recs[2].1.secs, recs[2].1.nanos, recs[2].1.digits),
+            (2, 123, 9)
+        );
+        assert_eq!(recs[2].2, Linktype::LINUX_SLL);
+        assert_eq!(recs[2].3, b"sll");
+        assert!(warnings[0].message.contains("interface 7"), "{warnings:?}");
+    }
+
+    #[test]
+    fn block_length_under_12_is_an_error_not_a_panic() {
+        let mut f = shb(false);
+        f.extend(idb(false, 1, None));
+        let at = f.len() as u64;
+        let mut bad = block(false, BLOCK_EPB, &[]);
+        bad[4..8].copy_from_slice(&8u32.to_le_bytes());
+        f.extend(bad);
+        let (recs, _, _, err) = read_all(&f);
+        assert!(recs.is_empty());
+        let e = err.expect("an error");
+        assert_eq!(e.offset, at);
+        assert!(e.to_string().contains("invalid length 8"), "{e}");
+    }
+
+    #[test]
+    fn truncated_block_and_record() {
+        let mut f = shb(false);
+        f.extend(idb(false, 1, None));
+        f.extend(epb(false, 0, 0, b"one"));
+        let cut_at = f.len() as u64;
+        f.extend(epb(false, 0, 0, b"two is cut"));
+        for cut in (cut_at as usize + 1)..f.len() {
+            let (recs, _, trunc, err) = read_all(&f[..cut]);
+            assert_eq!(recs.len(), 1);
+            assert!(err.is_none());
+            assert_eq!(trunc, Some(cut_at), "cut {cut}");
+        }
+        // pcap: header, one record, then half a record
+        let mut p = vec![
+            0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0,
+            0,
+        ];
+        let rec = |d: &[u8]| {
+            let mut r = vec![1, 0, 0, 0, 2, 0, 0, 0];
+            r.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            r.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            r.extend_from_slice(d);
+            r
+        };
+        p.extend(rec(b"abc"));
+        let at = p.len() as u64;
+        p.extend(&rec(b"defgh")[..10]);
+        let (recs, _, trunc, _) = read_all(&p);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].1.nanos, 2_000);
+        assert_eq!(trunc, Some(at));
+    }
+
+    #[test]
+    fn not_captures() {
+        for bytes in [
+            &b""[..],
+            b"x",
+            b"GET / HTTP/1.1\r\n\r\n",
+            &[0x1f, 0x8b, 8, 0],
+        ] {
+            let (_, _, _, err) = read_all(bytes);
+            assert!(
+                matches!(
+                    err,
+                    Some(CaptureError {
+                        kind: CaptureErrorKind::NotACapture(_),
+                        ..
+                    })
+                ),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tsresol_decoding() {
+        assert_eq!(tsresol(6), (1_000_000, 6));
+        assert_eq!(tsresol(9), (1_000_000_000, 9));
+        assert_eq!(tsresol(0x80 | 20), (1 << 20, 9));
+        assert_eq!(tsresol(0x80 | 63), (1 << 63, 9));
+        assert_eq!(tsresol(0xff), (1_000_000, 6));
+        assert_eq!(tsresol(20), (1_000_000, 6));
+    }
 }
