@@ -179,6 +179,7 @@ pub fn run(
     opts: &Options,
     jobs: usize,
     jsonl: Option<RenderOpts>,
+    timelines: bool,
     mut emit: impl FnMut(usize, Produced, Outcome),
     mut progress: impl FnMut(usize),
 ) {
@@ -209,7 +210,11 @@ pub fn run(
                 (i, Produced::Jsonl(spool), o)
             }
             None => {
-                let mut rep = CaptureReport::new(&name);
+                let mut rep = if timelines {
+                    CaptureReport::new(&name)
+                } else {
+                    CaptureReport::without_timelines(&name)
+                };
                 let o = run_one(input, opts, &mut rep);
                 (i, Produced::Report(Box::new(rep)), o)
             }

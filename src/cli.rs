@@ -325,6 +325,7 @@ fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
         &opts,
         jobs(c),
         jsonl,
+        false,
         |i, produced, o| {
             outcomes.push(o);
             if write_failed {
@@ -379,6 +380,7 @@ fn report_cmd(r: &ReportArgs) -> u8 {
         &opts,
         jobs(c),
         None,
+        r.html.is_some(),
         |_, produced, o| {
             outcomes.push(o);
             if let Produced::Report(rep) = produced {

@@ -235,7 +235,11 @@ fn check(cap: &Path, truth: &Value) -> FileResult {
                 u(&r["msg_type"]),
                 s(&r["topic"]),
                 u(&r["packet_id"]),
-                u(&r["qos"]),
+                if r["qos"].is_null() {
+                    u(&r["qos_bits"])
+                } else {
+                    u(&r["qos"])
+                },
                 u(&r["payload_len"]),
             )
         })

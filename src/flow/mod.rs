@@ -168,7 +168,7 @@ impl Default for FlowLimits {
         FlowLimits {
             max_connections: 100_000,
             idle_timeout_secs: 3600,
-            closed_linger_secs: 120,
+            closed_linger_secs: 60,
             max_total_ooo_bytes: 64 << 20,
             reasm: ReasmLimits::default(),
             defrag: DefragLimits::default(),
@@ -179,7 +179,11 @@ impl Default for FlowLimits {
 struct Conn<H> {
     meta: ConnMeta,
     half: [Reassembler; 2],
-    handler: H,
+    /// None once the connection closed: its protocol state is finished and
+    /// dropped; only the record lingers to count trailing packets.
+    handler: Option<H>,
+    /// What the handler reported when it finished.
+    proto: Option<ConnProto>,
     closed: bool,
     last_us: i64,
 }
@@ -363,8 +367,15 @@ impl<H: Handler> FlowTable<H> {
         } else if done && meta.end == ConnEnd::Open {
             meta.end = ConnEnd::Fin;
         }
-        if done {
+        if done && !conn.closed {
             conn.closed = true;
+            // Finish the protocol layers now and keep only their summary.
+            if let Some(mut h) = conn.handler.take() {
+                conn.proto = Some(h.finish(&conn.meta, out));
+            }
+            for hs in &mut conn.half {
+                hs.shrink();
+            }
         }
         if self.held_total > self.limits.max_total_ooo_bytes {
             self.relieve_memory(i, frame, ts, out);
@@ -429,7 +440,8 @@ impl<H: Handler> FlowTable<H> {
         let conn = Conn {
             meta,
             half: [Reassembler::default(), Reassembler::default()],
-            handler: (self.new_handler)(),
+            handler: Some((self.new_handler)()),
+            proto: None,
             closed: false,
             last_us: now,
         };
@@ -465,6 +477,7 @@ impl<H: Handler> FlowTable<H> {
             meta,
             half,
             handler,
+            proto,
             ..
         } = &mut conn;
         // Ends are reported at the last frame the connection saw.
@@ -479,7 +492,14 @@ impl<H: Handler> FlowTable<H> {
         if meta.end == ConnEnd::Open && meta.fin_seen[0] && meta.fin_seen[1] {
             meta.end = ConnEnd::Fin;
         }
-        let proto = handler.finish(meta, out);
+        let proto = match (handler.take(), proto.take()) {
+            (Some(mut h), _) => h.finish(meta, out),
+            (None, Some(p)) => p,
+            (None, None) => ConnProto {
+                protocol: "unknown",
+                ..Default::default()
+            },
+        };
         report_tcp_findings(meta, out);
         out.connection(meta, &proto);
     }
@@ -599,7 +619,7 @@ impl<H: Handler> FlowTable<H> {
 /// Route a chunk to the handler, keeping TCP accounting.
 fn deliver<H: Handler>(
     meta: &mut ConnMeta,
-    handler: &mut H,
+    handler: &mut Option<H>,
     dir: Dir,
     c: Chunk<'_>,
     out: &mut dyn Sink,
@@ -620,6 +640,9 @@ fn deliver<H: Handler>(
         }
         Chunk::End { .. } => {}
     }
+    let Some(handler) = handler.as_mut() else {
+        return;
+    };
     let before = meta.client;
     handler.chunk(meta, dir, c, out);
     if meta.client != before {

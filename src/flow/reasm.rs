@@ -279,6 +279,13 @@ impl Reassembler {
         emit(Chunk::End { kind, frame, ts });
     }
 
+    /// Free the buffers of an ended direction (the sequence state stays).
+    pub fn shrink(&mut self) {
+        self.tail = Vec::new();
+        self.held = BTreeMap::new();
+        self.held_bytes = 0;
+    }
+
     /// Give up on every hole: held data is delivered with gaps before it.
     pub fn skip_held(&mut self, frame: u64, ts: Ts, lim: &ReasmLimits, emit: &mut Emit<'_>) {
         while self.skip_hole(frame, ts, lim, emit) {}

@@ -73,15 +73,34 @@ pub struct CaptureReport {
     pub findings: Vec<Finding>,
     pub findings_dropped: u64,
     pub errors: Vec<(String, Option<u64>)>,
+    /// Collect per-connection timelines (HTML needs them; text does not).
+    pub timelines: bool,
     /// Events of connections still open (moved into `conns` when they end).
-    open: Vec<(u64, Vec<TimelineEvent>, Vec<UpgradeInfo>, u64)>,
+    open: std::collections::HashMap<u64, OpenConn>,
+}
+
+/// What is gathered about a connection until its record arrives.
+#[derive(Clone, Debug, Default)]
+struct OpenConn {
+    events: Vec<TimelineEvent>,
+    upgrades: Vec<UpgradeInfo>,
+    dropped: u64,
 }
 
 impl CaptureReport {
     pub fn new(file: &str) -> CaptureReport {
         CaptureReport {
             file: file.to_string(),
+            timelines: true,
             ..Default::default()
+        }
+    }
+
+    /// A report without timelines (cheaper: for the text report).
+    pub fn without_timelines(file: &str) -> CaptureReport {
+        CaptureReport {
+            timelines: false,
+            ..CaptureReport::new(file)
         }
     }
 
@@ -201,21 +220,15 @@ impl CaptureReport {
         format!("✓ {}, no problems found", parts.join(" and "))
     }
 
-    fn open_entry(&mut self, stream: u64) -> &mut (u64, Vec<TimelineEvent>, Vec<UpgradeInfo>, u64) {
-        if let Some(i) = self.open.iter().position(|e| e.0 == stream) {
-            return &mut self.open[i];
-        }
-        self.open.push((stream, Vec::new(), Vec::new(), 0));
-        let n = self.open.len() - 1;
-        &mut self.open[n]
-    }
-
     fn event(&mut self, stream: u64, e: TimelineEvent) {
-        let entry = self.open_entry(stream);
-        if entry.1.len() < MAX_EVENTS {
-            entry.1.push(e);
+        if !self.timelines {
+            return;
+        }
+        let entry = self.open.entry(stream).or_default();
+        if entry.events.len() < MAX_EVENTS {
+            entry.events.push(e);
         } else {
-            entry.3 += 1;
+            entry.dropped += 1;
         }
     }
 }
@@ -223,20 +236,14 @@ impl CaptureReport {
 impl Sink for CaptureReport {
     fn connection(&mut self, meta: &ConnMeta, proto: &ConnProto) {
         self.conns_total += 1;
-        let (events, upgrades, dropped) = match self.open.iter().position(|e| e.0 == meta.stream) {
-            Some(i) => {
-                let e = self.open.swap_remove(i);
-                (e.1, e.2, e.3)
-            }
-            None => (Vec::new(), Vec::new(), 0),
-        };
+        let o = self.open.remove(&meta.stream).unwrap_or_default();
         if self.conns.len() < MAX_CONNS {
             self.conns.push(Conn {
                 meta: meta.clone(),
                 proto: proto.clone(),
-                upgrades,
-                events,
-                events_dropped: dropped,
+                upgrades: o.upgrades,
+                events: o.events,
+                events_dropped: o.dropped,
             });
         }
     }
@@ -289,9 +296,9 @@ impl Sink for CaptureReport {
                         },
                     );
                 }
-                let entry = self.open_entry(s);
-                if entry.2.len() < 16 {
-                    entry.2.push((*info).clone());
+                let entry = self.open.entry(s).or_default();
+                if entry.upgrades.len() < 16 {
+                    entry.upgrades.push((*info).clone());
                 }
             }
             Record::Ws {
