@@ -318,8 +318,8 @@ fn summary(s: &mut String, reports: &[CaptureReport]) {
     for r in reports {
         let mut seen: Vec<&'static str> = Vec::new();
         for f in &r.findings {
-            let row = match codes.iter_mut().position(|c| c.code == f.code) {
-                Some(i) => &mut codes[i],
+            let i = match codes.iter().position(|c| c.code == f.code) {
+                Some(i) => i,
                 None => {
                     codes.push(CodeRow {
                         code: f.code,
@@ -327,9 +327,10 @@ fn summary(s: &mut String, reports: &[CaptureReport]) {
                         findings: 0,
                         captures: 0,
                     });
-                    codes.last_mut().expect("just pushed")
+                    codes.len() - 1
                 }
             };
+            let row = &mut codes[i];
             row.findings += 1;
             row.sev = row.sev.max(f.severity);
             if !seen.contains(&f.code) {

@@ -74,10 +74,20 @@ impl<'b> Obj<'b> {
         self.str(k, &s)
     }
 
+    /// A value whose text needs no JSON escaping (timestamps, endpoints),
+    /// formatted straight into the buffer.
+    pub fn display_plain(&mut self, k: &str, v: impl std::fmt::Display) -> &mut Self {
+        use std::io::Write as _;
+        let b = self.key(k);
+        b.push(b'"');
+        let _ = write!(b, "{v}");
+        b.push(b'"');
+        self
+    }
+
     pub fn u64(&mut self, k: &str, v: u64) -> &mut Self {
         let b = self.key(k);
-        let mut n = itoa_buf(v);
-        b.append(&mut n);
+        itoa(b, v);
         self
     }
 
@@ -133,7 +143,7 @@ impl<'b> Obj<'b> {
             if i > 0 {
                 b.push(b',');
             }
-            b.append(&mut itoa_buf(n));
+            itoa(b, n);
         }
         b.push(b']');
         self
@@ -144,7 +154,8 @@ impl<'b> Obj<'b> {
     }
 }
 
-fn itoa_buf(mut v: u64) -> Vec<u8> {
+/// Append the decimal digits of `v`.
+fn itoa(b: &mut Vec<u8>, mut v: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     loop {
@@ -155,7 +166,7 @@ fn itoa_buf(mut v: u64) -> Vec<u8> {
             break;
         }
     }
-    tmp[i..].to_vec()
+    b.extend_from_slice(&tmp[i..]);
 }
 
 #[cfg(test)]

@@ -162,8 +162,8 @@ fn properties(b: &mut Vec<u8>, props: &Properties<'_>, max: usize) {
 impl<W: Write> Jsonl<W> {
     fn conn_fields(o: &mut Obj<'_>, m: &ConnMeta) {
         o.u64("stream", m.stream)
-            .display("client", m.client)
-            .display("server", m.server);
+            .display_plain("client", m.client)
+            .display_plain("server", m.server);
     }
 
     fn upgrade(&mut self, m: &ConnMeta, u: &crate::diagnose::UpgradeInfo) {
@@ -242,7 +242,7 @@ impl<W: Write> Jsonl<W> {
         Self::conn_fields(&mut o, m);
         o.str("dir", dir.as_str())
             .u64("frame", frame)
-            .display("ts", ts)
+            .display_plain("ts", ts)
             .str("transport", transport)
             .u64("msg_type", p.msg_type as u64)
             .str("msg_name", p.msg_name())
@@ -399,7 +399,7 @@ impl<W: Write> Sink for Jsonl<W> {
                 Self::conn_fields(&mut o, meta);
                 o.str("dir", dir.as_str())
                     .u64("frame", *frame)
-                    .display("ts", ts)
+                    .display_plain("ts", ts)
                     .bool("fin", h.fin)
                     .u64("rsv", h.rsv as u64)
                     .u64("opcode", h.opcode as u64)
@@ -430,12 +430,12 @@ impl<W: Write> Sink for Jsonl<W> {
     fn connection(&mut self, m: &ConnMeta, p: &ConnProto) {
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
-            .display("client", m.client)
-            .display("server", m.server)
+            .display_plain("client", m.client)
+            .display_plain("server", m.server)
             .u64("first_frame", m.first_frame)
             .u64("last_frame", m.last_frame)
-            .display("first_ts", m.first_ts)
-            .display("last_ts", m.last_ts)
+            .display_plain("first_ts", m.first_ts)
+            .display_plain("last_ts", m.last_ts)
             .u64("packets", m.packets)
             .u64("bytes_c2s", m.bytes[0])
             .u64("bytes_s2c", m.bytes[1])
@@ -493,11 +493,11 @@ impl<W: Write> Sink for Jsonl<W> {
             .u64("packets", c.packets)
             .u64("bytes", c.bytes);
         match c.first_ts {
-            Some(t) => o.display("first_ts", t),
+            Some(t) => o.display_plain("first_ts", t),
             None => o.null("first_ts"),
         };
         match c.last_ts {
-            Some(t) => o.display("last_ts", t),
+            Some(t) => o.display_plain("last_ts", t),
             None => o.null("last_ts"),
         };
         o.u64("streams", c.streams)

@@ -1,3 +1,4 @@
+// Test module: declared under #[cfg(test)] in mod.rs.
 #![allow(
     clippy::indexing_slicing,
     clippy::unwrap_used,

@@ -1,3 +1,4 @@
+// Test module: declared under #[cfg(test)] in mod.rs.
 //! Differential tests against mqtt-proto 0.4 (dev-dependency): arbitrary
 //! packets (via its `arbitrary` feature, fed from a seeded PRNG) are encoded
 //! by mqtt-proto and must decode here to the same fields, without structural
