@@ -26,11 +26,53 @@ pub struct Outcome {
     pub problems: u64,
 }
 
-/// Counts a sink that forwards to another and remembers problems.
+/// Forwards to another sink, remembers problems, and notices a device
+/// retrying a failing WebSocket upgrade.
 struct Counting<'a> {
     inner: &'a mut dyn Sink,
     problems: u64,
     error: bool,
+    /// Failed WebSocket upgrades: (client ip, server) -> (stream, frame, ts).
+    failed_upgrades: BTreeMap<(String, String), Vec<(u64, u64, Ts)>>,
+}
+
+impl Counting<'_> {
+    fn new(inner: &mut dyn Sink) -> Counting<'_> {
+        Counting {
+            inner,
+            problems: 0,
+            error: false,
+            failed_upgrades: BTreeMap::new(),
+        }
+    }
+
+    /// One `device_retry` finding per client and server with 3+ failed attempts.
+    fn report_retries(&mut self) {
+        let retries = std::mem::take(&mut self.failed_upgrades);
+        for ((client, server), attempts) in retries {
+            if attempts.len() < 3 {
+                continue;
+            }
+            let first = attempts[0].2.as_f64();
+            let last = attempts[attempts.len() - 1].2.as_f64();
+            let every = (last - first) / (attempts.len() - 1) as f64;
+            let frames: Vec<u64> = attempts.iter().map(|a| a.1).take(20).collect();
+            let streams: Vec<String> = attempts.iter().map(|a| a.0.to_string()).take(20).collect();
+            let f = Finding {
+                code: "device_retry",
+                severity: Severity::Info,
+                stream: None,
+                frames,
+                message: format!(
+                    "{client} retried the WebSocket upgrade to {server} {} times, every ~{every:.1} s (tcp.stream {})",
+                    attempts.len(),
+                    streams.join(", ")
+                ),
+                hint: Some("The device keeps retrying the same refused request: the fix is on the server side (see the other findings).".into()),
+            };
+            self.inner.finding(&f);
+        }
+    }
 }
 
 impl Sink for Counting<'_> {
@@ -51,6 +93,19 @@ impl Sink for Counting<'_> {
         self.inner.error(message, offset)
     }
     fn record(&mut self, r: &crate::stream::Record<'_>) {
+        if let crate::stream::Record::Upgrade { meta, info } = r {
+            let failed = info.websocket
+                && info.handshake.outcome != crate::proto::handshake::Outcome::Accepted;
+            if failed {
+                let v = self
+                    .failed_upgrades
+                    .entry((meta.client.ip.to_string(), meta.server.to_string()))
+                    .or_default();
+                if v.len() < 1000 {
+                    v.push((meta.stream, info.request_frame, meta.first_ts));
+                }
+            }
+        }
         self.inner.record(r)
     }
 }
@@ -60,11 +115,7 @@ pub fn analyze_path(path: &Path, opts: &Options, sink: &mut dyn Sink) -> Outcome
     match capture::open(path, opts.capture.clone()) {
         Ok(reader) => analyze_reader(reader, opts, sink),
         Err(e) => {
-            let mut c = Counting {
-                inner: sink,
-                problems: 0,
-                error: false,
-            };
+            let mut c = Counting::new(sink);
             report_open_error(&e, &mut c);
             Outcome {
                 error: true,
@@ -79,11 +130,7 @@ pub fn analyze_bytes(bytes: &[u8], opts: &Options, sink: &mut dyn Sink) -> Outco
     match capture::CaptureReader::new(bytes, opts.capture.clone()) {
         Ok(reader) => analyze_reader(reader, opts, sink),
         Err(e) => {
-            let mut c = Counting {
-                inner: sink,
-                problems: 0,
-                error: false,
-            };
+            let mut c = Counting::new(sink);
             report_open_error(&e, &mut c);
             Outcome {
                 error: true,
@@ -107,11 +154,7 @@ pub fn analyze_reader<R: Read>(
     opts: &Options,
     sink: &mut dyn Sink,
 ) -> Outcome {
-    let mut sink = Counting {
-        inner: sink,
-        problems: 0,
-        error: false,
-    };
+    let mut sink = Counting::new(sink);
     let mut table: FlowTable<Stack> = FlowTable::new(opts.flow.clone(), Box::new(Stack::default));
     let mut defrag = Defrag::default();
     let mut packets = 0u64;
@@ -171,6 +214,7 @@ pub fn analyze_reader<R: Read>(
         }
     }
     table.finish_all(&mut sink);
+    sink.report_retries();
 
     for (lt, (n, first)) in &unsupported {
         sink.finding(
