@@ -26,14 +26,17 @@ pub struct Outcome {
     pub problems: u64,
 }
 
+/// A failed upgrade attempt: stream, request frame, connection start.
+type Attempt = (u64, u64, Ts);
+
 /// Forwards to another sink, remembers problems, and notices a device
 /// retrying a failing WebSocket upgrade.
 struct Counting<'a> {
     inner: &'a mut dyn Sink,
     problems: u64,
     error: bool,
-    /// Failed WebSocket upgrades: (client ip, server) -> (stream, frame, ts).
-    failed_upgrades: BTreeMap<(String, String), Vec<(u64, u64, Ts)>>,
+    /// Failed WebSocket upgrades per (client ip, server).
+    failed_upgrades: BTreeMap<(String, String), Vec<Attempt>>,
 }
 
 impl Counting<'_> {

@@ -397,7 +397,8 @@ fn report_cmd(r: &ReportArgs) -> u8 {
         pb.finish_and_clear();
     }
     let mut code = exit_code(&outcomes);
-    let outputs: [(&Option<PathBuf>, Box<dyn Fn() -> String>); 3] = [
+    type Render<'a> = Box<dyn Fn() -> String + 'a>;
+    let outputs: [(&Option<PathBuf>, Render); 3] = [
         (&r.html, Box::new(|| html::render(&reports, &r.title))),
         (&r.markdown, Box::new(|| markdown::render(&reports))),
         (&r.csv, Box::new(|| csv::render(&reports))),

@@ -825,7 +825,7 @@ mod tests {
     }
 
     fn block(big: bool, ty: u32, body: &[u8]) -> Vec<u8> {
-        let len = (12 + body.len() + 3) / 4 * 4;
+        let len = (12 + body.len()).div_ceil(4) * 4;
         let w = |v: u32| {
             if big {
                 v.to_be_bytes()
@@ -905,14 +905,17 @@ mod tests {
         block(big, BLOCK_EPB, &body)
     }
 
-    fn read_all(
-        bytes: &[u8],
-    ) -> (
-        Vec<(u64, Ts, Linktype, Vec<u8>)>,
+    /// frame, timestamp, link type, bytes
+    type Rec = (u64, Ts, Linktype, Vec<u8>);
+    /// records, warnings, truncated at, fatal error
+    type ReadAll = (
+        Vec<Rec>,
         Vec<CaptureWarning>,
         Option<u64>,
         Option<CaptureError>,
-    ) {
+    );
+
+    fn read_all(bytes: &[u8]) -> ReadAll {
         let mut r = match CaptureReader::new(Trickle(bytes), CaptureLimits::default()) {
             Ok(r) => r,
             Err(e) => return (vec![], vec![], None, Some(e)),
