@@ -102,6 +102,27 @@ impl FrameHeader {
     }
 }
 
+/// XOR `buf` with the 4-byte `mask` starting at mask phase `pos`, eight
+/// bytes at a time.
+pub fn unmask(buf: &mut [u8], mask: [u8; 4], pos: usize) {
+    let mut rot = [0u8; 4];
+    for (i, r) in rot.iter_mut().enumerate() {
+        *r = mask[(pos + i) & 3];
+    }
+    let word = u64::from_ne_bytes([
+        rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3],
+    ]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        c.copy_from_slice(&(u64::from_ne_bytes(a) ^ word).to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= rot[i & 3];
+    }
+}
+
 /// Name of an opcode.
 pub fn opcode_name(op: u8) -> &'static str {
     match op {
@@ -738,12 +759,8 @@ impl FrameDecoder {
         self.scratch.clear();
         self.scratch.extend_from_slice(piece);
         if let Some(mask) = h.mask {
-            let mut k = self.mask_pos;
-            for b in self.scratch.iter_mut() {
-                *b ^= mask[k & 3];
-                k = k.wrapping_add(1);
-            }
-            self.mask_pos = k & 3;
+            unmask(&mut self.scratch, mask, self.mask_pos);
+            self.mask_pos = (self.mask_pos + self.scratch.len()) & 3;
         }
         if h.is_control() {
             let room = self.lim.max_control_payload.saturating_sub(self.ctrl.len());
@@ -1290,6 +1307,24 @@ impl WsDirection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmask_word_at_a_time_equals_bytewise() {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for pos in 0..4 {
+            for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 1000] {
+                let mut a = data[..len].to_vec();
+                unmask(&mut a, mask, pos);
+                let b: Vec<u8> = data[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| x ^ mask[(pos + i) & 3])
+                    .collect();
+                assert_eq!(a, b, "pos {pos} len {len}");
+            }
+        }
+    }
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     enum Ev {

@@ -301,6 +301,7 @@ impl Sink for CaptureReport {
                     entry.upgrades.push((*info).clone());
                 }
             }
+            Record::Ws { .. } | Record::Mqtt { .. } if !self.timelines => {}
             Record::Ws {
                 meta,
                 dir,
