@@ -296,6 +296,7 @@ impl<W: Write> Jsonl<W> {
                     .bool("dup", pb.dup)
                     .str("topic", &pb.topic)
                     .opt_u64("topic_alias", pb.topic_alias.map(|v| v as u64))
+                    .bool("topic_from_alias", pb.topic_from_alias)
                     .u64("payload_len", pb.payload.len() as u64)
                     .raw("payload", |b| bytes_value(b, pb.payload, max));
                 if !pb.properties.is_empty() {
