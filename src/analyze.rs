@@ -26,8 +26,18 @@ pub struct Outcome {
     pub problems: u64,
 }
 
-/// A failed upgrade attempt: stream, request frame, connection start.
-type Attempt = (u64, u64, Ts);
+/// Failed upgrade attempts of one client at one server (bounded).
+#[derive(Default)]
+struct Attempts {
+    count: u64,
+    /// (stream, request frame) of the first attempts.
+    first: Vec<(u64, u64)>,
+    first_ts: Option<Ts>,
+    last_ts: Option<Ts>,
+}
+
+/// Client/server pairs followed for `device_retry` (beyond: not followed).
+const MAX_RETRY_PAIRS: usize = 4096;
 
 /// Forwards to another sink, remembers problems, and notices a device
 /// retrying a failing WebSocket upgrade.
@@ -36,7 +46,7 @@ struct Counting<'a> {
     problems: u64,
     error: bool,
     /// Failed WebSocket upgrades per (client ip, server).
-    failed_upgrades: BTreeMap<(String, String), Vec<Attempt>>,
+    failed_upgrades: BTreeMap<(String, String), Attempts>,
 }
 
 impl Counting<'_> {
@@ -52,24 +62,25 @@ impl Counting<'_> {
     /// One `device_retry` finding per client and server with 3+ failed attempts.
     fn report_retries(&mut self) {
         let retries = std::mem::take(&mut self.failed_upgrades);
-        for ((client, server), attempts) in retries {
-            if attempts.len() < 3 {
+        for ((client, server), a) in retries {
+            if a.count < 3 {
                 continue;
             }
-            let first = attempts[0].2.as_f64();
-            let last = attempts[attempts.len() - 1].2.as_f64();
-            let every = (last - first) / (attempts.len() - 1) as f64;
-            let frames: Vec<u64> = attempts.iter().map(|a| a.1).take(20).collect();
-            let streams: Vec<String> = attempts.iter().map(|a| a.0.to_string()).take(20).collect();
+            let first = a.first_ts.map(|t| t.as_f64()).unwrap_or(0.0);
+            let last = a.last_ts.map(|t| t.as_f64()).unwrap_or(0.0);
+            let every = (last - first) / (a.count - 1) as f64;
+            let frames: Vec<u64> = a.first.iter().map(|x| x.1).collect();
+            let streams: Vec<String> = a.first.iter().map(|x| x.0.to_string()).collect();
             let f = Finding {
                 code: "device_retry",
                 severity: Severity::Info,
                 stream: None,
                 frames,
                 message: format!(
-                    "{client} retried the WebSocket upgrade to {server} {} times, every ~{every:.1} s (tcp.stream {})",
-                    attempts.len(),
-                    streams.join(", ")
+                    "{client} retried the WebSocket upgrade to {server} {} times, every ~{every:.1} s (tcp.stream {}{})",
+                    a.count,
+                    streams.join(", "),
+                    if a.count as usize > a.first.len() { ", ..." } else { "" }
                 ),
                 hint: Some("The device keeps retrying the same refused request: the fix is on the server side (see the other findings).".into()),
             };
@@ -99,14 +110,18 @@ impl Sink for Counting<'_> {
         if let crate::stream::Record::Upgrade { meta, info } = r {
             let failed = info.websocket
                 && info.handshake.outcome != crate::proto::handshake::Outcome::Accepted;
-            if failed {
-                let v = self
-                    .failed_upgrades
-                    .entry((meta.client.ip.to_string(), meta.server.to_string()))
-                    .or_default();
-                if v.len() < 1000 {
-                    v.push((meta.stream, info.request_frame, meta.first_ts));
+            let key = (meta.client.ip.to_string(), meta.server.to_string());
+            if failed
+                && (self.failed_upgrades.len() < MAX_RETRY_PAIRS
+                    || self.failed_upgrades.contains_key(&key))
+            {
+                let a = self.failed_upgrades.entry(key).or_default();
+                a.count += 1;
+                if a.first.len() < 20 {
+                    a.first.push((meta.stream, info.request_frame));
                 }
+                a.first_ts.get_or_insert(meta.first_ts);
+                a.last_ts = Some(meta.first_ts);
             }
         }
         self.inner.record(r)

@@ -168,7 +168,7 @@ impl Default for FlowLimits {
         FlowLimits {
             max_connections: 100_000,
             idle_timeout_secs: 3600,
-            closed_linger_secs: 60,
+            closed_linger_secs: 30,
             max_total_ooo_bytes: 64 << 20,
             reasm: ReasmLimits::default(),
             defrag: DefragLimits::default(),
@@ -181,7 +181,7 @@ struct Conn<H> {
     half: [Reassembler; 2],
     /// None once the connection closed: its protocol state is finished and
     /// dropped; only the record lingers to count trailing packets.
-    handler: Option<H>,
+    handler: Option<Box<H>>,
     /// What the handler reported when it finished.
     proto: Option<ConnProto>,
     closed: bool,
@@ -440,7 +440,7 @@ impl<H: Handler> FlowTable<H> {
         let conn = Conn {
             meta,
             half: [Reassembler::default(), Reassembler::default()],
-            handler: Some((self.new_handler)()),
+            handler: Some(Box::new((self.new_handler)())),
             proto: None,
             closed: false,
             last_us: now,
@@ -619,7 +619,7 @@ impl<H: Handler> FlowTable<H> {
 /// Route a chunk to the handler, keeping TCP accounting.
 fn deliver<H: Handler>(
     meta: &mut ConnMeta,
-    handler: &mut Option<H>,
+    handler: &mut Option<Box<H>>,
     dir: Dir,
     c: Chunk<'_>,
     out: &mut dyn Sink,

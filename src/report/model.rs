@@ -12,6 +12,8 @@ use crate::stream::Record;
 pub const MAX_CONNS: usize = 500;
 /// Findings kept per capture; the rest are counted.
 pub const MAX_FINDINGS: usize = 10_000;
+/// Findings kept per code (the reports group by code); the rest are counted.
+pub const MAX_FINDINGS_PER_CODE: u64 = 200;
 /// Timeline events kept per connection.
 pub const MAX_EVENTS: usize = 200;
 
@@ -73,6 +75,8 @@ pub struct CaptureReport {
     pub findings: Vec<Finding>,
     pub findings_dropped: u64,
     pub errors: Vec<(String, Option<u64>)>,
+    /// Findings seen per code (kept or not).
+    pub per_code: std::collections::BTreeMap<&'static str, u64>,
     /// Collect per-connection timelines (HTML needs them; text does not).
     pub timelines: bool,
     /// Events of connections still open (moved into `conns` when they end).
@@ -249,7 +253,9 @@ impl Sink for CaptureReport {
     }
 
     fn finding(&mut self, f: &Finding) {
-        if self.findings.len() < MAX_FINDINGS {
+        let same = self.per_code.entry(f.code).or_default();
+        *same += 1;
+        if self.findings.len() < MAX_FINDINGS && *same <= MAX_FINDINGS_PER_CODE {
             self.findings.push(f.clone());
         } else {
             self.findings_dropped += 1;
