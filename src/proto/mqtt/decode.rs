@@ -590,8 +590,11 @@ impl<'a> Dec<'a, '_> {
             }
             props.items.push(Property { id, value });
         }
-        let mut sub = p.anomalies;
-        self.anomalies.append(&mut sub);
+        // through note_at: the packet-wide cap (and its single "too many"
+        // marker) holds across several property blocks
+        for a in p.anomalies {
+            self.note_at(a.code, a.message, a.offset);
+        }
         Some(props)
     }
 
