@@ -57,6 +57,15 @@ impl Finding {
         self
     }
 
+    /// The hint to show: the finding's own, else the cause and remedy
+    /// common to its family of codes. Every finding says what to do.
+    pub fn hint_or_default(&self) -> &str {
+        match &self.hint {
+            Some(h) => h,
+            None => default_hint(self.code),
+        }
+    }
+
     /// A Wireshark display filter showing the evidence.
     pub fn filter(&self) -> Option<String> {
         let frames = match self.frames.len() {
@@ -72,6 +81,23 @@ impl Finding {
             (Some(s), None) => Some(format!("tcp.stream eq {s}")),
             (None, f) => f,
         }
+    }
+}
+
+/// Cause and remedy for codes without a specific hint, by family.
+pub fn default_hint(code: &str) -> &'static str {
+    if code.starts_with("ws_") {
+        "The side that sent this frame breaks RFC 6455 here; wsdoctor decoded on. Update or reconfigure that side's WebSocket library, and check any proxy in between."
+    } else if code.starts_with("mqtt_") {
+        "The side that sent this packet breaks the MQTT specification here; wsdoctor decoded on at the next packet. Check that side's firmware or MQTT library version."
+    } else if code.starts_with("http_") {
+        "The HTTP stream could not be followed here; the rest of that direction was not decoded. A capture without gaps (and without snaplen) from closer to the server helps."
+    } else if code.starts_with("capture_") || code.starts_with("ip_") {
+        "The capture file itself is incomplete or unusual here; what could be read was analysed. Ask for the original, complete capture (dumpcap or tcpdump -w, no snaplen)."
+    } else if code.starts_with("tcp_") {
+        "The capture lost or mangled TCP data here; decoding resumed after it. Capture with a larger buffer and no snaplen, as close to one end as possible."
+    } else {
+        "See docs/findings.md for what this finding means."
     }
 }
 

@@ -75,7 +75,7 @@ pub fn render(reports: &[CaptureReport]) -> String {
                     &stream,
                     &frames,
                     &f.message,
-                    f.hint.as_deref().unwrap_or(""),
+                    f.hint_or_default(),
                     &filter,
                 ],
             );
@@ -154,7 +154,7 @@ mod tests {
         );
         assert_eq!(
             rows[3],
-            "\"site, \"\"A\"\".pcap\",tcp_gap,warning,,7,gap,,frame.number == 7"
+            "\"site, \"\"A\"\".pcap\",tcp_gap,warning,,7,gap,\"The capture lost or mangled TCP data here; decoding resumed after it. Capture with a larger buffer and no snaplen, as close to one end as possible.\",frame.number == 7"
         );
         assert_eq!(rows[4], "");
         assert_eq!(rows.len(), 5);

@@ -538,9 +538,11 @@ fn finding_group(s: &mut String, r: &CaptureReport, code: &str, fs: &[&Finding])
         escape(&where_)
     );
     let _ = writeln!(s, "<p class=\"msg\">{}</p>", escape(&f.message));
-    if let Some(h) = &f.hint {
-        let _ = writeln!(s, "<p class=\"hint\"><b>What to do</b>{}</p>", escape(h));
-    }
+    let _ = writeln!(
+        s,
+        "<p class=\"hint\"><b>What to do</b>{}</p>",
+        escape(f.hint_or_default())
+    );
     if let Some(flt) = group_filter(fs) {
         let _ = writeln!(
             s,

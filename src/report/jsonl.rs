@@ -481,7 +481,7 @@ impl<W: Write> Sink for Jsonl<W> {
             .opt_u64("stream", f.stream)
             .u64_list("frames", f.frames.iter().copied())
             .str("message", &f.message)
-            .opt_str("hint", f.hint.as_deref())
+            .str("hint", f.hint_or_default())
             .opt_str("filter", filter.as_deref())
             .end();
         self.flush_line();

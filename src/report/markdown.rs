@@ -142,7 +142,7 @@ fn capture(s: &mut String, r: &CaptureReport) {
     s.push('\n');
     for (code, fs) in &groups {
         let flt = group_filter(fs);
-        let hint = fs[0].hint.as_deref();
+        let hint = Some(fs[0].hint_or_default());
         if flt.is_none() && hint.is_none() {
             continue;
         }

@@ -106,9 +106,7 @@ pub fn render(r: &CaptureReport, color: bool) -> String {
             };
             let _ = writeln!(s, "  {sev} {code}{where_}");
             let _ = writeln!(s, "          {}", clean(&f.message));
-            if let Some(h) = &f.hint {
-                let _ = writeln!(s, "          Hint: {}", clean(h));
-            }
+            let _ = writeln!(s, "          Hint: {}", clean(f.hint_or_default()));
             let filter = if fs.len() > 1 && streams.len() > 1 {
                 Some(format!(
                     "tcp.stream in {{{}}}",
