@@ -1345,3 +1345,36 @@ fn mutated_valid_stream_never_panics_and_reports() {
         assert!(events > 0);
     }
 }
+
+#[test]
+fn publish_of_200_kib_straddling_many_segments() {
+    // A 200 KiB QoS 1 PUBLISH fed as TCP would deliver it (1448-byte
+    // segments), with its Remaining Length varint split between chunks.
+    let payload: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    let body = cat(&[&s("big/topic"), &[0, 7], &payload]);
+    let pkt = enc(0x32, &body);
+    let mut conn = MqttConn::new(MqttLimits::default(), false);
+    let mut stream = v311_connect("c", 60);
+    stream.extend_from_slice(&pkt);
+    let mut got = Vec::new();
+    // first chunk ends inside the varint of the PUBLISH
+    let split = v311_connect("c", 60).len() + 2;
+    let mut chunks = vec![&stream[..split]];
+    chunks.extend(stream[split..].chunks(1448));
+    let n = chunks.len();
+    for (i, c) in chunks.into_iter().enumerate() {
+        conn.feed(Dir::C2S, 0.0, c, &mut |e| {
+            if let Event::Packet(_, p) = e {
+                if let Body::Publish(pb) = &p.body {
+                    got.push((i, pb.topic.to_string(), pb.packet_id, pb.payload.to_vec()));
+                }
+            }
+        });
+    }
+    assert_eq!(got.len(), 1);
+    let (at, topic, id, data) = &got[0];
+    assert_eq!(*at, n - 1, "reported when its last byte arrived");
+    assert_eq!((topic.as_str(), *id), ("big/topic", Some(7)));
+    assert_eq!(data, &payload);
+    assert!(conn.peak_buffered_bytes(Dir::C2S) <= MqttLimits::default().max_packet_bytes as usize);
+}
