@@ -408,6 +408,38 @@ impl WsDataSink for WsCtx<'_> {
 /// A parsed HTTP head: a request (client) or a response (server).
 type Message = Result<Request, Response>;
 
+/// Run `f` on one direction of a WebSocket layer, with the sink that turns
+/// its frames into records and its data into MQTT.
+#[allow(clippy::too_many_arguments)]
+fn with_ws_dir(
+    ws: &mut Ws,
+    issues: &mut Issues,
+    frames: &mut [u64; 2],
+    out: &mut dyn Sink,
+    meta: &ConnMeta,
+    dir: Dir,
+    at: At,
+    f: impl FnOnce(&mut WsDirection, &mut WsCtx<'_>),
+) {
+    let Ws {
+        dir: dirs,
+        mqtt,
+        decided_mqtt,
+        ..
+    } = ws;
+    let mut ctx = WsCtx {
+        out,
+        meta,
+        dir,
+        at,
+        mqtt,
+        decided: decided_mqtt,
+        issues,
+        frames,
+    };
+    f(&mut dirs[dir.idx()], &mut ctx);
+}
+
 struct Pending {
     req: Request,
     frame: u64,
@@ -639,23 +671,18 @@ impl Stack {
                         return;
                     }
                 }
-                let Ws {
-                    dir: dirs,
-                    mqtt,
-                    decided_mqtt,
-                    ..
-                } = &mut **ws;
-                let mut ctx = WsCtx {
+                with_ws_dir(
+                    ws,
+                    &mut self.issues,
+                    &mut self.ws_frames,
                     out,
                     meta,
                     dir,
                     at,
-                    mqtt,
-                    decided: decided_mqtt,
-                    issues: &mut self.issues,
-                    frames: &mut self.ws_frames,
-                };
-                dirs[dir.idx()].feed(bytes, &mut ctx);
+                    |d, ctx| {
+                        d.feed(bytes, ctx);
+                    },
+                );
             }
             Layer::Http(_) => {
                 let next = self.http_data(meta, dir, bytes, at, out);
@@ -1212,23 +1239,18 @@ impl Handler for Stack {
                         });
                     }
                     Layer::Ws(ws) => {
-                        let Ws {
-                            dir: dirs,
-                            mqtt,
-                            decided_mqtt,
-                            ..
-                        } = &mut **ws;
-                        let mut ctx = WsCtx {
+                        with_ws_dir(
+                            ws,
+                            &mut self.issues,
+                            &mut self.ws_frames,
                             out,
                             meta,
                             dir,
                             at,
-                            mqtt,
-                            decided: decided_mqtt,
-                            issues: &mut self.issues,
-                            frames: &mut self.ws_frames,
-                        };
-                        dirs[dir.idx()].gap(len, &mut ctx);
+                            |d, ctx| {
+                                d.gap(len, ctx);
+                            },
+                        );
                     }
                     Layer::Http(h) => {
                         // HTTP cannot find its way back into a byte stream.

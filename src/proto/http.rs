@@ -432,6 +432,27 @@ fn te_chunked(h: &Headers) -> Option<(bool, String)> {
     Some((last.eq_ignore_ascii_case("chunked"), joined))
 }
 
+/// RFC 9112 6.3 rules 3-4: with Transfer-Encoding, the body is chunked
+/// when chunked is last, else it runs until the connection closes.
+/// Content-Length beside it is reported. None without Transfer-Encoding.
+fn transfer_encoding_body(h: &Headers, problems: &mut Vec<HttpError>) -> Option<BodyInfo> {
+    let (chunked, joined) = te_chunked(h)?;
+    if h.count("content-length") > 0 {
+        problems.push(HttpError::TransferEncodingWithContentLength);
+    }
+    if !chunked {
+        problems.push(HttpError::TransferEncodingNotChunked(joined));
+    }
+    Some(BodyInfo {
+        kind: if chunked {
+            BodyKind::Chunked
+        } else {
+            BodyKind::UntilClose
+        },
+        problems: std::mem::take(problems),
+    })
+}
+
 /// Body framing of a request, with problems.
 ///
 /// Invalid Content-Length in a request: the server would answer 400 and close;
@@ -439,22 +460,10 @@ fn te_chunked(h: &Headers) -> Option<(bool, String)> {
 pub fn body_info_request(req: &Request) -> BodyInfo {
     let mut problems = Vec::new();
     let h = &req.headers;
-    if let Some((chunked, joined)) = te_chunked(h) {
-        if h.count("content-length") > 0 {
-            problems.push(HttpError::TransferEncodingWithContentLength);
-        }
-        if chunked {
-            return BodyInfo {
-                kind: BodyKind::Chunked,
-                problems,
-            };
-        }
-        problems.push(HttpError::TransferEncodingNotChunked(joined));
-        // RFC 9112 6.3 rule 4: server responds 400 and closes; the rest is unknowable.
-        return BodyInfo {
-            kind: BodyKind::UntilClose,
-            problems,
-        };
+    // RFC 9112 6.3 rule 4: a request not chunked last: the server responds
+    // 400 and closes; the rest is unknowable.
+    if let Some(info) = transfer_encoding_body(h, &mut problems) {
+        return info;
     }
     let kind = match content_length(h, &mut problems) {
         Cl::Valid(0) | Cl::Absent | Cl::Invalid => BodyKind::None,
@@ -486,21 +495,8 @@ pub fn body_info_response(resp: &Response, request_method: Option<&str>) -> Body
         };
     }
     let h = &resp.headers;
-    if let Some((chunked, joined)) = te_chunked(h) {
-        if h.count("content-length") > 0 {
-            problems.push(HttpError::TransferEncodingWithContentLength);
-        }
-        if chunked {
-            return BodyInfo {
-                kind: BodyKind::Chunked,
-                problems,
-            };
-        }
-        problems.push(HttpError::TransferEncodingNotChunked(joined));
-        return BodyInfo {
-            kind: BodyKind::UntilClose,
-            problems,
-        };
+    if let Some(info) = transfer_encoding_body(h, &mut problems) {
+        return info;
     }
     let kind = match content_length(h, &mut problems) {
         Cl::Valid(0) => BodyKind::None,
