@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use wsdoctor::analyze::{analyze_bytes, Options};
 use wsdoctor::capture::{CaptureLimits, CaptureReader, Ts};
-use wsdoctor::flow::{Chunk, ReasmLimits, Reassembler};
+use wsdoctor::flow::{Chunk, Clock, ReasmLimits, Reassembly, SegIn};
 use wsdoctor::proto::mqtt::{Dir, Event, MqttConn, MqttLimits};
 use wsdoctor::proto::ws::{FrameEnd, FrameHeader, Violation, WsDataSink, WsDirection, WsLimits};
 use wsdoctor::report::jsonl::Jsonl;
@@ -144,28 +144,42 @@ fn bench_reassembly(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(stream.len() as u64));
     g.bench_function("4MiB_mss1448", |b| {
         b.iter(|| {
-            let mut r = Reassembler::default();
+            let mut r = Reassembly::default();
             let mut got = 0usize;
-            let mut emit = |c: Chunk<'_>| {
+            let mut emit = |_d: usize, c: Chunk<'_>| {
                 if let Chunk::Data { bytes, .. } = c {
                     got += bytes.len();
                 }
             };
             let isn = 0xfff0_0000u32; // wraps inside the stream
-            r.segment(isn, true, false, &[], 0, 1, Ts::default(), &lim, &mut emit);
+            let syn = SegIn {
+                seq: isn,
+                ack: None,
+                syn: true,
+                fin: false,
+                rst: false,
+                payload: &[],
+                claimed: 0,
+                frame: 1,
+                ts: Ts::default(),
+            };
+            r.segment(0, &syn, Clock::default(), &lim, &mut emit);
             let mut seq = isn.wrapping_add(1);
             for (i, seg) in stream.chunks(MSS).enumerate() {
-                r.segment(
+                let s = SegIn {
                     seq,
-                    false,
-                    false,
-                    seg,
-                    seg.len() as u32,
-                    i as u64 + 2,
-                    Ts::default(),
-                    &lim,
-                    &mut emit,
-                );
+                    ack: Some(1),
+                    syn: false,
+                    payload: seg,
+                    claimed: seg.len() as u32,
+                    frame: i as u64 + 2,
+                    ..syn
+                };
+                let clk = Clock {
+                    packets: i as u64 + 2,
+                    us: 0,
+                };
+                r.segment(0, &s, clk, &lim, &mut emit);
                 seq = seq.wrapping_add(seg.len() as u32);
             }
             black_box(got)

@@ -154,3 +154,11 @@ put("pipeline_upgrade", "gap-and-reorder", b"\x03" + b"\xff\xff\xff\xff\0\0\0\x8
 put("pipeline_upgrade", "len-2^63", b"\x02" + b"\0" * 8 + uc(1, b"\x82\x7f\x80" + b"\0" * 7 + b"abc"))
 put("pipeline_upgrade", "deflate-bomb", b"\x03" + b"\0" * 8 +
     bytes([(2 << 5) | 2 | 1]) + struct.pack("<H", len(bomb)) + b"\xc2\x7e" + struct.pack(">H", len(bomb) - 4) + bomb[:-4])
+
+# ---- reasm_reorder: isns, window selector, messages, cut, permutation --
+import random
+rnd = random.Random(10)
+for name, window in (("window-1", 0), ("window-4", 3)):
+    msgs = b"".join(bytes([d | (rnd.randrange(8) << 4), rnd.randrange(256)]) for d in (0, 1, 0, 1, 1, 0))
+    perm = bytes(rnd.randrange(256) for _ in range(200))
+    put("reasm_reorder", name, struct.pack(">II", 0xfffffff0, 12345) + bytes([window]) + msgs + b"\x07" + perm)

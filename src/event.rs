@@ -121,6 +121,8 @@ pub struct ConnProto {
     pub protocol: &'static str,
     pub sni: Option<String>,
     pub alpn: Option<Vec<String>>,
+    /// WebSocket recognised from its frames; the handshake was not captured.
+    pub websocket_midstream: bool,
     /// Human summary lines (handshake, WebSocket, MQTT) for the text report.
     pub summary: Vec<String>,
 }

@@ -12,7 +12,7 @@
 
 use crate::analyze::{analyze_bytes, Options};
 use crate::capture::{CaptureLimits, CaptureReader, Linktype, Ts};
-use crate::flow::{Chunk, EndKind, ReasmLimits, Reassembler};
+use crate::flow::{Chunk, Clock, EndKind, ReasmLimits, Reassembly, SegIn};
 use crate::proto::deflate::Inflater;
 use crate::proto::handshake::DeflateParams;
 use crate::proto::http::{self, BodyKind, BodySkipper, Head, HttpLimits};
@@ -316,137 +316,125 @@ struct DirTrack {
     next_rel: u64,
 }
 
+impl DirTrack {
+    fn take(&mut self, c: Chunk<'_>) {
+        match c {
+            Chunk::Data { bytes, .. } => {
+                assert!(!self.ended, "data after the end");
+                self.delivered.extend_from_slice(bytes);
+            }
+            Chunk::Gap { len, .. } => {
+                assert!(!self.ended, "gap after the end");
+                self.gaps = self.gaps.saturating_add(len);
+            }
+            Chunk::End { .. } => {
+                assert!(!self.ended, "two ends");
+                self.ended = true;
+            }
+        }
+    }
+}
+
+fn fuzz_reasm_limits(inp: &mut Input<'_>) -> ReasmLimits {
+    let lim_sel = inp.u8();
+    let win = inp.u8();
+    ReasmLimits {
+        max_ooo_bytes: 1 + usize::from(lim_sel & 0x0f) * 512,
+        max_ooo_segments: 1 + usize::from(lim_sel >> 4) * 8,
+        overlap_check_bytes: usize::from(inp.u8()) * 16,
+        reorder_window_packets: u64::from(win & 0x0f),
+        reorder_window_us: i64::from(win >> 4) * 100_000,
+        max_ack_ahead: 65_535,
+    }
+}
+
 /// TCP reassembler over a structured sequence of segments: delivered bytes
 /// plus gaps never exceed what was sent, with everything in order the
 /// delivered bytes are exactly the sent stream, held bytes stay within the
 /// limits, and nothing is delivered after the end.
 pub fn reasm(data: &[u8]) {
     let mut inp = Input::new(data);
-    let lim_sel = inp.u8();
-    let lim = ReasmLimits {
-        max_ooo_bytes: 1 + usize::from(lim_sel & 0x0f) * 512,
-        max_ooo_segments: 1 + usize::from(lim_sel >> 4) * 8,
-        overlap_check_bytes: usize::from(inp.u8()) * 16,
-    };
+    let lim = fuzz_reasm_limits(&mut inp);
     let isns = [inp.u32(), inp.u32()];
     let ops = seg_ops(inp.rest());
-    let mut r: [Reassembler; 2] = Default::default();
+    let mut r = Reassembly::default();
     let mut t: [DirTrack; 2] = Default::default();
     for (d, tr) in t.iter_mut().enumerate() {
         tr.in_order = true;
         tr.isn = isns.get(d).copied().unwrap_or(0);
     }
-    let ts = Ts::default();
     for (frame, op) in ops.iter().enumerate() {
         let frame = frame as u64 + 1;
         let d = op.dir & 1;
-        let (rs, ts_) = (&mut r, &mut t);
-        let [r0, r1] = rs;
-        let (me, peer) = if d == 0 { (r0, r1) } else { (r1, r0) };
-        let [t0, t1] = ts_;
-        let (tm, tp) = if d == 0 { (t0, t1) } else { (t1, t0) };
+        let ts = Ts::from_micros(frame as i64 * 50_000);
         // absolute sequence number of this segment
-        let start = (tm.next_rel as i64)
-            .saturating_add(i64::from(op.rel))
-            .max(0) as u64;
-        let seq = tm.isn.wrapping_add(1).wrapping_add(start as u32);
-        let seq = if op.syn { seq.wrapping_sub(1) } else { seq };
-        if op.rel != 0 || op.extra_claimed > 0 {
-            tm.in_order = false;
-        }
-        let claimed = (op.payload.len() as u32).saturating_add(u32::from(op.extra_claimed));
-        // an RST's payload is not data (the reassembler only ends the direction)
-        let later_syn = op.syn && frame > 1;
-        if tm.in_order && !tm.ended && !later_syn && !op.rst {
-            tm.sent.extend_from_slice(&op.payload);
-        } else {
-            tm.in_order = false;
-        }
-        let end = start.saturating_add(u64::from(claimed));
-        tm.sent_hi = tm.sent_hi.max(end);
-        // sequence numbers are compared modulo 2^32 within +-2^31: one
-        // segment can move the direction forward by its length plus a hole
-        // of less than 2^31 (and a SYN/FIN by one)
-        tm.budget = tm
-            .budget
-            .saturating_add(u64::from(claimed))
-            .saturating_add((1 << 31) + 1);
-        if op.rel == 0 {
-            tm.next_rel = tm.next_rel.max(end);
-        }
-        let mut emit = |c: Chunk<'_>| match c {
-            Chunk::Data { bytes, .. } => {
-                assert!(!tm.ended, "data after the end");
-                tm.delivered.extend_from_slice(bytes);
+        let (seq, claimed, ack) = {
+            let [t0, t1] = &mut t;
+            let (tm, tp) = if d == 0 { (t0, t1) } else { (t1, t0) };
+            let start = (tm.next_rel as i64)
+                .saturating_add(i64::from(op.rel))
+                .max(0) as u64;
+            let seq = tm.isn.wrapping_add(1).wrapping_add(start as u32);
+            let seq = if op.syn { seq.wrapping_sub(1) } else { seq };
+            if op.rel != 0 || op.extra_claimed > 0 {
+                tm.in_order = false;
             }
-            Chunk::Gap { len, .. } => {
-                assert!(!tm.ended, "gap after the end");
-                tm.gaps = tm.gaps.saturating_add(len);
+            let claimed = (op.payload.len() as u32).saturating_add(u32::from(op.extra_claimed));
+            // an RST's payload is not data (the reassembler only ends the direction)
+            let later_syn = op.syn && frame > 1;
+            if tm.in_order && !tm.ended && !later_syn && !op.rst {
+                tm.sent.extend_from_slice(&op.payload);
+            } else {
+                tm.in_order = false;
             }
-            Chunk::End { .. } => {
-                assert!(!tm.ended, "two ends");
-                tm.ended = true;
+            let end = start.saturating_add(u64::from(claimed));
+            tm.sent_hi = tm.sent_hi.max(end);
+            // sequence numbers are compared modulo 2^32 within +-2^31: one
+            // segment can move the direction forward by its length plus a hole
+            // of less than 2^31 (and a SYN/FIN by one)
+            tm.budget = tm
+                .budget
+                .saturating_add(u64::from(claimed))
+                .saturating_add((1 << 31) + 1);
+            if op.rel == 0 {
+                tm.next_rel = tm.next_rel.max(end);
             }
+            let ack = op.ack_all.then(|| {
+                // an ACK can vouch for (and so turn into gaps) at most
+                // `max_ack_ahead` unseen bytes, plus holes below what was seen
+                tp.budget = tp.budget.saturating_add(lim.max_ack_ahead + 1);
+                tp.isn.wrapping_add(1).wrapping_add(tp.next_rel as u32)
+            });
+            (seq, claimed, ack)
         };
-        if op.rst {
-            me.finish(EndKind::Rst, frame, ts, &lim, &mut emit);
-        } else {
-            me.segment(
-                seq,
-                op.syn,
-                op.fin,
-                &op.payload,
-                claimed,
-                frame,
-                ts,
-                &lim,
-                &mut emit,
-            );
-        }
+        let s = SegIn {
+            seq,
+            ack,
+            syn: op.syn,
+            fin: op.fin,
+            rst: op.rst,
+            payload: &op.payload,
+            claimed,
+            frame,
+            ts,
+        };
+        let clk = Clock {
+            packets: frame,
+            us: ts.micros(),
+        };
+        let mut emit = |dd: usize, c: Chunk<'_>| t[dd & 1].take(c);
+        r.segment(d, &s, clk, &lim, &mut emit);
+        r.tick(clk, false, frame, ts, &lim, &mut emit);
         assert!(
-            me.held_bytes() <= lim.max_ooo_bytes,
+            r.held_bytes() <= 2 * lim.max_ooo_bytes + 2,
             "held bytes over the limit"
         );
-        if op.ack_all {
-            let ack = tp.isn.wrapping_add(1).wrapping_add(tp.next_rel as u32);
-            let mut pemit = |c: Chunk<'_>| match c {
-                Chunk::Data { bytes, .. } => {
-                    assert!(!tp.ended);
-                    tp.delivered.extend_from_slice(bytes);
-                }
-                Chunk::Gap { len, .. } => {
-                    assert!(!tp.ended);
-                    tp.gaps = tp.gaps.saturating_add(len);
-                }
-                Chunk::End { .. } => {
-                    assert!(!tp.ended);
-                    tp.ended = true;
-                }
-            };
-            // an ACK can skip at most 2^30 bytes of holes
-            tp.budget = tp.budget.saturating_add(1 << 30);
-            peer.peer_ack(ack, frame, ts, &lim, &mut pemit);
-            assert!(peer.held_bytes() <= lim.max_ooo_bytes);
-        }
     }
-    for (d, (me, tm)) in r.iter_mut().zip(t.iter_mut()).enumerate() {
-        let mut emit = |c: Chunk<'_>| match c {
-            Chunk::Data { bytes, .. } => {
-                assert!(!tm.ended);
-                tm.delivered.extend_from_slice(bytes);
-            }
-            Chunk::Gap { len, .. } => {
-                assert!(!tm.ended);
-                tm.gaps = tm.gaps.saturating_add(len);
-            }
-            Chunk::End { .. } => {
-                assert!(!tm.ended);
-                tm.ended = true;
-            }
-        };
-        me.finish(EndKind::Open, u64::MAX - d as u64, ts, &lim, &mut emit);
+    let mut emit = |dd: usize, c: Chunk<'_>| t[dd & 1].take(c);
+    r.finish(EndKind::Open, u64::MAX, Ts::default(), &lim, &mut emit);
+    assert_eq!(r.held_bytes(), 0, "bytes held after finish");
+    for tm in t.iter_mut() {
         assert!(tm.ended, "finish must end the direction");
-        assert_eq!(me.held_bytes(), 0, "bytes held after finish");
         // delivered data + gaps never exceed what the segments can account for
         let total = (tm.delivered.len() as u64).saturating_add(tm.gaps);
         assert!(
@@ -455,12 +443,135 @@ pub fn reasm(data: &[u8]) {
             tm.budget
         );
         if tm.in_order {
-            assert!(total <= tm.sent_hi);
-        }
-        if tm.in_order {
             assert_eq!(tm.gaps, 0, "gap without loss or reordering");
             assert_eq!(tm.delivered, tm.sent, "in-order stream altered");
         }
+    }
+}
+
+/// Reordering is not loss: two streams cut into segments (with the ACKs a
+/// receiver would send), delivered in an order permuted within a window of
+/// a few positions, reassemble to exactly the original bytes of each
+/// direction, with no gap, in an order consistent with the ACKs.
+pub fn reasm_reorder(data: &[u8]) {
+    let mut inp = Input::new(data);
+    let isns = [inp.u32(), inp.u32()];
+    let window = 1 + usize::from(inp.u8() % 4);
+    // The conversation: alternating messages, cut into segments.
+    let mut msgs: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut total = 0usize;
+    while !inp.is_empty() && msgs.len() < 64 && total < 16_384 {
+        let h = inp.u8();
+        let len = 1 + usize::from(inp.u8()) + usize::from(h & 0x70) * 8;
+        let d = usize::from(h & 1);
+        let body: Vec<u8> = (0..len).map(|i| (i as u8) ^ h).collect();
+        total += len;
+        msgs.push((d, body));
+    }
+    let cuts = inp.u8();
+    // Segments in send order: (dir, rel offset, bytes, ack of peer rel).
+    let mut sent = [0u64; 2];
+    let mut segs: Vec<(usize, u64, Vec<u8>, u64)> = Vec::new();
+    for (d, body) in &msgs {
+        let seg_len = 1 + usize::from(cuts % 61);
+        for piece in body.chunks(seg_len) {
+            segs.push((*d, sent[*d], piece.to_vec(), sent[d ^ 1]));
+            sent[*d] += piece.len() as u64;
+        }
+    }
+    // Permute within the window: each step picks one of the next `window`.
+    let mut order: Vec<usize> = Vec::new();
+    let mut pool: Vec<usize> = (0..segs.len()).collect();
+    while !pool.is_empty() {
+        let k = usize::from(inp.u8()) % window.min(pool.len());
+        order.push(pool.remove(k));
+    }
+    let lim = ReasmLimits::default();
+    let mut r = Reassembly::default();
+    let mut out: [Vec<u8>; 2] = Default::default();
+    let mut gaps = 0u64;
+    // Per direction: (rel start, peer bytes acknowledged) of each segment,
+    // to check that data is never handed on before what it acknowledges.
+    let mut acks: [Vec<(u64, u64)>; 2] = Default::default();
+    for (d, rel, _, peer_rel) in &segs {
+        acks[*d].push((*rel, *peer_rel));
+    }
+    let base = |d: usize| isns[d].wrapping_add(1);
+    let take = |out: &mut [Vec<u8>; 2], gaps: &mut u64, dd: usize, c: Chunk<'_>| match c {
+        Chunk::Data { bytes, .. } => {
+            let d = dd & 1;
+            out[d].extend_from_slice(bytes);
+            let last = out[d].len() as u64 - 1;
+            let i = acks[d].partition_point(|a| a.0 <= last).saturating_sub(1);
+            let need = acks[d].get(i).map_or(0, |a| a.1);
+            assert!(
+                out[d ^ 1].len() as u64 >= need,
+                "direction {d} handed on before the bytes it acknowledges"
+            );
+        }
+        Chunk::Gap { len, .. } => *gaps += len,
+        Chunk::End { .. } => {}
+    };
+    let mut frame = 0u64;
+    for (d, &isn) in isns.iter().enumerate() {
+        frame += 1;
+        let s = SegIn {
+            seq: isn,
+            ack: (d == 1).then(|| base(0)),
+            syn: true,
+            fin: false,
+            rst: false,
+            payload: &[],
+            claimed: 0,
+            frame,
+            ts: Ts::from_micros(frame as i64),
+        };
+        let clk = Clock {
+            packets: frame,
+            us: frame as i64,
+        };
+        r.segment(d, &s, clk, &lim, &mut |_, _| {});
+    }
+    for i in order {
+        let (d, rel, bytes, peer_rel) = &segs[i];
+        frame += 1;
+        let s = SegIn {
+            seq: base(*d).wrapping_add(*rel as u32),
+            ack: Some(base(d ^ 1).wrapping_add(*peer_rel as u32)),
+            syn: false,
+            fin: false,
+            rst: false,
+            payload: bytes,
+            claimed: bytes.len() as u32,
+            frame,
+            ts: Ts::from_micros(frame as i64),
+        };
+        let clk = Clock {
+            packets: frame,
+            us: frame as i64,
+        };
+        r.segment(*d, &s, clk, &lim, &mut |dd, c| {
+            take(&mut out, &mut gaps, dd, c)
+        });
+        r.tick(clk, false, frame, s.ts, &lim, &mut |dd, c| {
+            take(&mut out, &mut gaps, dd, c)
+        });
+    }
+    r.finish(
+        EndKind::Open,
+        frame + 1,
+        Ts::default(),
+        &lim,
+        &mut |dd, c| take(&mut out, &mut gaps, dd, c),
+    );
+    assert_eq!(gaps, 0, "reordering reported as loss");
+    for (d, got) in out.iter().enumerate() {
+        let want: Vec<u8> = msgs
+            .iter()
+            .filter(|m| m.0 == d)
+            .flat_map(|m| m.1.iter().copied())
+            .collect();
+        assert_eq!(got, &want, "direction {d} altered by reordering");
     }
 }
 
@@ -610,7 +721,7 @@ impl WsDataSink for WsLog {
             self.inflate_failed = true;
         }
     }
-    fn data_lost(&mut self) {
+    fn data_gap(&mut self, _len: Option<u64>) {
         if !self.frozen {
             self.lost += 1;
         }

@@ -18,7 +18,9 @@ use crate::proto::handshake::{self, Outcome};
 use crate::proto::http::{self, BodyKind, BodySkipper, Head, HttpLimits, Request, Response};
 use crate::proto::mqtt::{self, MqttConn, MqttLimits};
 use crate::proto::tls;
-use crate::proto::ws::{FrameEnd, FrameHeader, Violation, WsDataSink, WsDirection, WsLimits};
+use crate::proto::ws::{
+    self, FrameEnd, FrameHeader, FrameSniff, Violation, WsDataSink, WsDirection, WsLimits,
+};
 use std::collections::VecDeque;
 
 /// Records of the protocol layers, as the sink receives them.
@@ -57,6 +59,11 @@ pub enum Sniff {
     Mqtt,
     TlsClientHello,
     Tls,
+    /// WebSocket frames without a captured handshake (`masked`: the
+    /// sender is the client).
+    WebSocket {
+        masked: bool,
+    },
     Unknown,
     /// Not enough bytes to say.
     NeedMore,
@@ -140,10 +147,51 @@ pub fn sniff(b: &[u8]) -> Sniff {
             return Sniff::MqttConnect;
         }
     }
+    let ws = sniff_websocket(b);
+    if let Sniff::WebSocket { .. } = ws {
+        return ws;
+    }
     if looks_like_mqtt(b) {
         return Sniff::Mqtt;
     }
+    if ws == Sniff::NeedMore {
+        return ws;
+    }
     Sniff::Unknown
+}
+
+/// WebSocket frames carrying MQTT, in a capture that starts after the
+/// handshake: two or more plausible frames in a row, or one whose payload
+/// starts with a plausible MQTT packet.
+fn sniff_websocket(b: &[u8]) -> Sniff {
+    match ws::sniff_frames(b) {
+        FrameSniff::NeedMore if b.len() < 16 => Sniff::NeedMore,
+        FrameSniff::NeedMore | FrameSniff::No => Sniff::Unknown,
+        FrameSniff::Frames {
+            masked,
+            frames,
+            tiles,
+            mask,
+            payload_at,
+            payload_len,
+        } => {
+            let mut p = b
+                .get(payload_at..payload_at + payload_len.min(96))
+                .unwrap_or(&[])
+                .to_vec();
+            if let Some(m) = mask {
+                ws::unmask(&mut p, m, 0);
+            }
+            let mqtt = mqtt::plausible_start(&p);
+            if frames >= 2 || (mqtt == Some(true) && (tiles || frames == 0)) {
+                Sniff::WebSocket { masked }
+            } else if mqtt.is_none() && b.len() < 16 {
+                Sniff::NeedMore
+            } else {
+                Sniff::Unknown
+            }
+        }
+    }
 }
 
 /// A connection to or from an MQTT port (1883, 8883 is TLS): the last
@@ -356,13 +404,49 @@ struct WsCtx<'a> {
     mqtt: &'a mut Option<MqttConn>,
     /// Whether MQTT inside this WebSocket has been decided.
     decided: &'a mut bool,
+    /// The handshake was not captured.
+    midstream: bool,
+    probe: &'a mut [Vec<u8>; 2],
     issues: &'a mut Issues,
     frames: &'a mut [u64; 2],
 }
 
 impl WsDataSink for WsCtx<'_> {
     fn data(&mut self, bytes: &[u8]) {
-        if !*self.decided && self.dir == Dir::C2S {
+        if !*self.decided && self.midstream {
+            // Handshake not captured: MQTT if the first application bytes
+            // (either way) hold a plausible MQTT packet start.
+            let d = self.dir.idx();
+            let prev = self.probe[d].len();
+            let room = MIDSTREAM_PROBE.saturating_sub(prev);
+            self.probe[d].extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
+            let found = (0..self.probe[d].len()).any(|i| {
+                mqtt::plausible_start(self.probe[d].get(i..).unwrap_or(&[])) == Some(true)
+            });
+            if !found && self.probe[d].len() < MIDSTREAM_PROBE {
+                return;
+            }
+            *self.decided = true;
+            let mut probes = std::mem::take(self.probe);
+            if !found {
+                return;
+            }
+            probes[d].truncate(prev);
+            let mut m = MqttConn::new(MqttLimits::default(), false);
+            let (out, issues, meta, at) = (&mut *self.out, &mut *self.issues, self.meta, self.at);
+            // What came before, the other direction first (it came earlier).
+            for dir in [self.dir.rev(), self.dir] {
+                let p = &probes[dir.idx()];
+                if p.is_empty() {
+                    continue;
+                }
+                let level = m.level();
+                m.feed(mqtt_dir(dir), at.ts.as_f64(), p, &mut |ev| {
+                    mqtt_event(ev, out, issues, meta, at, "websocket", level)
+                });
+            }
+            *self.mqtt = Some(m);
+        } else if !*self.decided && self.dir == Dir::C2S {
             // No MQTT subprotocol negotiated: MQTT if the client starts with
             // a CONNECT (one byte is enough: MQTT.js sends 1-byte frames).
             *self.decided = true;
@@ -394,13 +478,16 @@ impl WsDataSink for WsCtx<'_> {
         self.issues
             .add(v.code, ws_severity(v.code), self.at.frame, move || msg);
     }
-    fn data_lost(&mut self) {
+    fn data_gap(&mut self, len: Option<u64>) {
         if let Some(m) = self.mqtt.as_mut() {
             let level = m.level();
             let (out, issues, meta, at) = (&mut *self.out, &mut *self.issues, self.meta, self.at);
-            m.gap(mqtt_dir(self.dir), u32::MAX as u64, &mut |ev| {
-                mqtt_event(ev, out, issues, meta, at, "websocket", level)
-            });
+            let mut sink =
+                |ev: mqtt::Event<'_>| mqtt_event(ev, out, issues, meta, at, "websocket", level);
+            match len {
+                Some(n) => m.gap(mqtt_dir(self.dir), n, &mut sink),
+                None => m.lost(mqtt_dir(self.dir), &mut sink),
+            }
         }
     }
 }
@@ -425,6 +512,8 @@ fn with_ws_dir(
         dir: dirs,
         mqtt,
         decided_mqtt,
+        midstream,
+        probe,
         ..
     } = ws;
     let mut ctx = WsCtx {
@@ -434,6 +523,8 @@ fn with_ws_dir(
         at,
         mqtt,
         decided: decided_mqtt,
+        midstream: *midstream,
+        probe,
         issues,
         frames,
     };
@@ -514,6 +605,8 @@ pub struct Stack {
     unknown_seen: [bool; 2],
     /// Frame of the last data chunk per direction.
     last_data_frame: [Option<u64>; 2],
+    /// WebSocket recognised without its handshake.
+    ws_midstream: bool,
 }
 
 #[derive(Default)]
@@ -533,7 +626,16 @@ struct Ws {
     decided_mqtt: bool,
     /// The 101 was invalid: if the next data is HTTP, the switch never happened.
     probation: bool,
+    /// The handshake was not captured.
+    midstream: bool,
+    /// Mid-stream: the first application bytes of each direction, until
+    /// MQTT inside is decided.
+    probe: [Vec<u8>; 2],
 }
+
+/// Application bytes looked at to recognise MQTT inside a WebSocket whose
+/// handshake was not captured.
+const MIDSTREAM_PROBE: usize = 96;
 
 impl Stack {
     fn http_limits() -> HttpLimits {
@@ -547,9 +649,15 @@ impl Stack {
             let wrong = matches!(
                 (s, dir),
                 (
-                    Sniff::HttpRequest | Sniff::MqttConnect | Sniff::TlsClientHello,
+                    Sniff::HttpRequest
+                        | Sniff::MqttConnect
+                        | Sniff::TlsClientHello
+                        | Sniff::WebSocket { masked: true },
                     Dir::S2C
-                ) | (Sniff::HttpResponse, Dir::C2S)
+                ) | (
+                    Sniff::HttpResponse | Sniff::WebSocket { masked: false },
+                    Dir::C2S
+                )
             );
             if wrong {
                 meta.swap_roles();
@@ -569,6 +677,26 @@ impl Stack {
                 ))),
             ),
             Sniff::TlsClientHello | Sniff::Tls => ("tls", Layer::Tls),
+            // Client frames are masked: frames the other way round are not
+            // WebSocket (or come from a broken peer): left undecoded.
+            Sniff::WebSocket { masked } if masked == (dir == Dir::C2S) => {
+                self.ws_midstream = true;
+                let lim = WsLimits::default();
+                (
+                    "websocket",
+                    Layer::Ws(Box::new(Ws {
+                        dir: [
+                            WsDirection::midstream(true, lim),
+                            WsDirection::midstream(false, lim),
+                        ],
+                        mqtt: None,
+                        decided_mqtt: false,
+                        probation: false,
+                        midstream: true,
+                        probe: Default::default(),
+                    })),
+                )
+            }
             _ => ("unknown", Layer::Opaque),
         };
         self.proto = Some(proto);
@@ -723,6 +851,8 @@ impl Stack {
                     mqtt: is_mqtt.then_some(mq),
                     decided_mqtt: is_mqtt,
                     probation: info.handshake.outcome == Outcome::Invalid,
+                    midstream: false,
+                    probe: Default::default(),
                 }));
                 self.proto = Some("websocket");
                 self.upgrades.push(*info);
@@ -1096,10 +1226,16 @@ impl Stack {
             s.push_str(&format!("  [{}]", u.handshake.outcome.as_str()));
             lines.push(s);
         }
-        if self.ws_frames != [0, 0] {
+        if self.ws_frames != [0, 0] || self.ws_midstream {
             lines.push(format!(
-                "WebSocket: {} frame(s) c2s, {} s2c",
-                self.ws_frames[0], self.ws_frames[1]
+                "WebSocket: {} frame(s) c2s, {} s2c{}",
+                self.ws_frames[0],
+                self.ws_frames[1],
+                if self.ws_midstream {
+                    " (handshake not captured: the capture starts after it)"
+                } else {
+                    ""
+                }
             ));
         }
         let seen = |s: &mqtt::Summary| s.counts_c2s.iter().chain(&s.counts_s2c).any(|&n| n > 0);
@@ -1336,6 +1472,7 @@ impl Handler for Stack {
             summary.clear();
         }
         ConnProto {
+            websocket_midstream: self.ws_midstream,
             protocol: self.proto.unwrap_or("unknown"),
             sni: self.tls.as_ref().and_then(|t| t.sni.clone()),
             alpn: self.tls.as_ref().map(|t| t.alpn.clone()),

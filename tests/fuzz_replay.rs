@@ -21,6 +21,7 @@ fn run(target: &str, data: &[u8]) -> bool {
         "capture" => f::capture(data),
         "wire" => f::wire(data),
         "reasm" => f::reasm(data),
+        "reasm_reorder" => f::reasm_reorder(data),
         "http" => f::http(data),
         "ws" => f::ws(data),
         "deflate" => f::deflate(data),

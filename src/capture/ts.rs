@@ -30,6 +30,15 @@ impl Ts {
         Ts::new(secs.saturating_add(offset_secs), nanos, digits)
     }
 
+    /// A timestamp `us` microseconds after the epoch (tests, fuzzing).
+    pub fn from_micros(us: i64) -> Ts {
+        Ts::new(
+            us.div_euclid(1_000_000),
+            (us.rem_euclid(1_000_000) * 1000) as u32,
+            6,
+        )
+    }
+
     /// Microseconds since the epoch (saturating), for time arithmetic.
     pub fn micros(&self) -> i64 {
         self.secs

@@ -10,7 +10,7 @@ mod defrag;
 mod reasm;
 
 pub use defrag::{Defrag, DefragLimits};
-pub use reasm::{Chunk, EndKind, ReasmLimits, Reassembler, SegNote};
+pub use reasm::{Chunk, Clock, EndKind, ReasmLimits, Reassembly, SegIn, SegNote};
 
 use crate::capture::Ts;
 use crate::event::{ConnProto, Finding, Severity, Sink};
@@ -109,8 +109,16 @@ pub struct ConnMeta {
     pub tcp_len: [u64; 2],
     pub gaps: Vec<GapInfo>,
     pub gaps_total: u64,
+    /// Bytes missing over all gaps (listed or not).
+    pub gap_bytes: u64,
     pub retransmissions: u64,
+    /// Segments whose data came after data further on in the stream
+    /// (reordering, not loss).
     pub out_of_order: u64,
+    /// Segments acknowledging bytes the capture never showed.
+    pub acked_unseen: u64,
+    /// Payload bytes sent after the direction's FIN or RST (not decoded).
+    pub after_end_bytes: u64,
     pub overlap_conflicts: u64,
     pub conflict_frames: Vec<u64>,
     pub end: ConnEnd,
@@ -178,7 +186,7 @@ impl Default for FlowLimits {
 
 struct Conn<H> {
     meta: ConnMeta,
-    half: [Reassembler; 2],
+    tcp: Reassembly,
     /// None once the connection closed: its protocol state is finished and
     /// dropped; only the record lingers to count trailing packets.
     handler: Option<Box<H>>,
@@ -263,7 +271,14 @@ impl<H: Handler> FlowTable<H> {
         if let (Some(i), true) = (slot, pure_syn) {
             if let Some(c) = self.slots[i].as_ref() {
                 let d = if c.meta.client == src { 0 } else { 1 };
-                if c.half[d].base_seq().is_some_and(|b| b != seg.seq) {
+                // A SYN with a new ISN starts a new connection on the 4-tuple;
+                // a SYN whose ISN is just before the first data seen is this
+                // connection's own, captured late.
+                let isn_next = seg.seq.wrapping_add(1);
+                if c.tcp
+                    .base_seq(d)
+                    .is_some_and(|b| b != seg.seq && b != isn_next)
+                {
                     self.close_slot(i, frame, ts, out);
                     slot = None;
                 }
@@ -279,15 +294,12 @@ impl<H: Handler> FlowTable<H> {
         };
         conn.last_us = now;
         let Conn {
-            meta,
-            half,
-            handler,
-            ..
+            meta, tcp, handler, ..
         } = conn;
         meta.packets += 1;
         meta.last_frame = frame;
         meta.last_ts = ts;
-        let mut dir = if meta.client == src {
+        let dir = if meta.client == src {
             Dir::C2S
         } else {
             Dir::S2C
@@ -296,39 +308,32 @@ impl<H: Handler> FlowTable<H> {
         if pure_syn && dir == Dir::C2S {
             meta.syn = true;
         }
-        let held_before = half[0].held_bytes() + half[1].held_bytes();
-        if seg.has(flags::SYN) && seg.has(flags::ACK) {
-            // As Wireshark: a SYN-ACK fixes the peer's initial sequence number.
-            half[dir.rev().idx()].init_from_synack(seg.ack);
-        }
-
-        // The peer's ACK may reveal a hole in the other direction.
-        if seg.has(flags::ACK) && !seg.has(flags::RST) {
-            let rd = dir.rev();
-            let mut swapped = false;
-            half[rd.idx()].peer_ack(seg.ack, frame, ts, lim, &mut |c| {
-                deliver(meta, handler, rd, c, out, &mut swapped);
-            });
-            if swapped {
-                dir = dir.rev();
-            }
-        }
-        let mut swapped = false;
-        let note = half[dir.idx()].segment(
-            seg.seq,
-            seg.has(flags::SYN),
-            seg.has(flags::FIN),
-            seg.payload,
-            seg.claimed_len,
+        let held_before = tcp.held_bytes();
+        let clk = Clock {
+            packets: meta.packets,
+            us: now,
+        };
+        let input = SegIn {
+            seq: seg.seq,
+            ack: seg.has(flags::ACK).then_some(seg.ack),
+            syn: seg.has(flags::SYN),
+            fin: seg.has(flags::FIN),
+            rst: seg.has(flags::RST),
+            payload: seg.payload,
+            claimed: seg.claimed_len,
             frame,
             ts,
-            lim,
-            &mut |c| deliver(meta, handler, dir, c, out, &mut swapped),
-        );
+        };
+        let mut swapped = false;
+        let mut emit = |d: usize, c: Chunk<'_>| deliver(meta, handler, d, c, out, &mut swapped);
+        let note = tcp.segment(dir.idx(), &input, clk, lim, &mut emit);
+        if tcp.pending() {
+            tcp.tick(clk, false, frame, ts, lim, &mut emit);
+        }
         if swapped {
-            // `half` indices follow the roles at creation; the swap moved
-            // client/server, so the half-streams move too.
-            half.swap(0, 1);
+            // Reassembly indices follow the roles at creation; the swap moved
+            // client/server, so the directions move too.
+            tcp.swap();
         }
         if note.retransmission {
             meta.retransmissions += 1;
@@ -336,6 +341,10 @@ impl<H: Handler> FlowTable<H> {
         if note.out_of_order {
             meta.out_of_order += 1;
         }
+        if note.acked_unseen {
+            meta.acked_unseen += 1;
+        }
+        meta.after_end_bytes = meta.after_end_bytes.saturating_add(note.after_end);
         if note.conflict {
             meta.overlap_conflicts += 1;
             if meta.conflict_frames.len() < 16 {
@@ -349,37 +358,40 @@ impl<H: Handler> FlowTable<H> {
             let d = if meta.client == src { 0 } else { 1 };
             meta.fin_seen[d] = true;
         }
-        let held_after = half[0].held_bytes() + half[1].held_bytes();
-        self.held_total = (self.held_total + held_after).saturating_sub(held_before);
-        let mut done = half[0].ended() && half[1].ended();
         if seg.has(flags::RST) {
             if meta.rst_frame.is_none() {
                 meta.rst_frame = Some(frame);
             }
             meta.end = ConnEnd::Rst;
-            for d in [Dir::C2S, Dir::S2C] {
-                let mut sw = false;
-                half[d.idx()].finish(EndKind::Rst, frame, ts, lim, &mut |c| {
-                    deliver(meta, handler, d, c, out, &mut sw)
-                });
-            }
-            done = true;
-        } else if done && meta.end == ConnEnd::Open {
-            meta.end = ConnEnd::Fin;
         }
-        if done && !conn.closed {
-            conn.closed = true;
-            // Finish the protocol layers now and keep only their summary.
-            if let Some(mut h) = conn.handler.take() {
-                conn.proto = Some(h.finish(&conn.meta, out));
+        let held_after = tcp.held_bytes();
+        self.held_total = (self.held_total + held_after).saturating_sub(held_before);
+        if tcp.both_ended() {
+            if meta.end == ConnEnd::Open {
+                meta.end = ConnEnd::Fin;
             }
-            for hs in &mut conn.half {
-                hs.shrink();
-            }
+            self.mark_closed(i, out);
         }
         if self.held_total > self.limits.max_total_ooo_bytes {
             self.relieve_memory(i, frame, ts, out);
         }
+    }
+
+    /// Both directions ended: finish the protocol layers now and keep only
+    /// their summary (the record lingers to count trailing packets).
+    fn mark_closed(&mut self, i: usize, out: &mut dyn Sink) {
+        let Some(conn) = self.slots[i].as_mut() else {
+            return;
+        };
+        if conn.closed {
+            return;
+        }
+        conn.closed = true;
+        if let Some(mut h) = conn.handler.take() {
+            conn.proto = Some(h.finish(&conn.meta, out));
+        }
+        self.held_total = self.held_total.saturating_sub(conn.tcp.held_bytes());
+        conn.tcp.shrink();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -425,8 +437,11 @@ impl<H: Handler> FlowTable<H> {
             tcp_len: [0; 2],
             gaps: Vec::new(),
             gaps_total: 0,
+            gap_bytes: 0,
             retransmissions: 0,
             out_of_order: 0,
+            acked_unseen: 0,
+            after_end_bytes: 0,
             overlap_conflicts: 0,
             conflict_frames: Vec::new(),
             end: ConnEnd::Open,
@@ -439,7 +454,7 @@ impl<H: Handler> FlowTable<H> {
         self.stats.streams = self.next_stream;
         let conn = Conn {
             meta,
-            half: [Reassembler::default(), Reassembler::default()],
+            tcp: Reassembly::default(),
             handler: Some(Box::new((self.new_handler)())),
             proto: None,
             closed: false,
@@ -469,13 +484,11 @@ impl<H: Handler> FlowTable<H> {
             self.map.remove(&k);
         }
         self.free.push(i);
-        self.held_total = self
-            .held_total
-            .saturating_sub(conn.half[0].held_bytes() + conn.half[1].held_bytes());
+        self.held_total = self.held_total.saturating_sub(conn.tcp.held_bytes());
         let lim = &self.limits.reasm;
         let Conn {
             meta,
-            half,
+            tcp,
             handler,
             proto,
             ..
@@ -483,12 +496,10 @@ impl<H: Handler> FlowTable<H> {
         // Ends are reported at the last frame the connection saw.
         let (f, t) = (meta.last_frame.max(1), meta.last_ts);
         let _ = (frame, ts);
-        for d in [Dir::C2S, Dir::S2C] {
-            let mut sw = false;
-            half[d.idx()].finish(EndKind::Open, f, t, lim, &mut |c| {
-                deliver(meta, handler, d, c, out, &mut sw)
-            });
-        }
+        let mut sw = false;
+        tcp.finish(EndKind::Open, f, t, lim, &mut |d, c| {
+            deliver(meta, handler, d, c, out, &mut sw)
+        });
         if meta.end == ConnEnd::Open && meta.fin_seen[0] && meta.fin_seen[1] {
             meta.end = ConnEnd::Fin;
         }
@@ -515,6 +526,21 @@ impl<H: Handler> FlowTable<H> {
         self.last_sweep_us = now;
         let idle = self.limits.idle_timeout_secs.saturating_mul(1_000_000);
         let linger = self.limits.closed_linger_secs.saturating_mul(1_000_000);
+        // Connections whose both ends are known but wait for missing data:
+        // time alone decides (no further packets will come).
+        let closing: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.as_ref()
+                    .filter(|c| !c.closed && c.tcp.closing())
+                    .map(|_| i)
+            })
+            .collect();
+        for i in closing {
+            self.tick_closing(i, now, out);
+        }
         let mut victims: Vec<(u64, usize)> = self
             .slots
             .iter()
@@ -535,6 +561,39 @@ impl<H: Handler> FlowTable<H> {
                 }
             }
             self.close_slot(i, frame, ts, out);
+        }
+    }
+
+    /// A closing connection's reordering window is measured in time alone.
+    fn tick_closing(&mut self, i: usize, now: i64, out: &mut dyn Sink) {
+        let lim = &self.limits.reasm;
+        let Some(conn) = self.slots[i].as_mut() else {
+            return;
+        };
+        let Conn {
+            meta, tcp, handler, ..
+        } = conn;
+        let clk = Clock {
+            packets: meta.packets,
+            us: now,
+        };
+        let (f, t) = (meta.last_frame, meta.last_ts);
+        let before = tcp.held_bytes();
+        let mut sw = false;
+        tcp.tick(clk, true, f, t, lim, &mut |d, c| {
+            deliver(meta, handler, d, c, out, &mut sw)
+        });
+        if sw {
+            tcp.swap();
+        }
+        self.held_total = self
+            .held_total
+            .saturating_sub(before.saturating_sub(tcp.held_bytes()));
+        if tcp.both_ended() {
+            if meta.end == ConnEnd::Open {
+                meta.end = ConnEnd::Fin;
+            }
+            self.mark_closed(i, out);
         }
     }
 
@@ -584,21 +643,29 @@ impl<H: Handler> FlowTable<H> {
             return;
         };
         let Conn {
-            meta,
-            half,
-            handler,
-            ..
+            meta, tcp, handler, ..
         } = conn;
-        let before = half[0].held_bytes() + half[1].held_bytes();
-        for d in [Dir::C2S, Dir::S2C] {
-            let mut sw = false;
-            half[d.idx()].skip_held(frame, ts, lim, &mut |c| {
-                deliver(meta, handler, d, c, out, &mut sw)
-            });
+        let before = tcp.held_bytes();
+        let clk = Clock {
+            packets: meta.packets,
+            us: ts.micros(),
+        };
+        let mut sw = false;
+        tcp.relieve(clk, frame, ts, lim, &mut |d, c| {
+            deliver(meta, handler, d, c, out, &mut sw)
+        });
+        if sw {
+            tcp.swap();
         }
         meta.reasm_limit_hits += 1;
-        let after = half[0].held_bytes() + half[1].held_bytes();
+        let after = tcp.held_bytes();
         self.held_total = self.held_total.saturating_sub(before - after.min(before));
+        if tcp.both_ended() {
+            if meta.end == ConnEnd::Open {
+                meta.end = ConnEnd::Fin;
+            }
+            self.mark_closed(i, out);
+        }
     }
 
     /// The capture ended: finish every connection, in stream order.
@@ -620,16 +687,18 @@ impl<H: Handler> FlowTable<H> {
 fn deliver<H: Handler>(
     meta: &mut ConnMeta,
     handler: &mut Option<Box<H>>,
-    dir: Dir,
+    d: usize,
     c: Chunk<'_>,
     out: &mut dyn Sink,
     swapped: &mut bool,
 ) {
+    let dir = if d == 0 { Dir::C2S } else { Dir::S2C };
     let dir = if *swapped { dir.rev() } else { dir };
     match &c {
         Chunk::Data { bytes, .. } => meta.bytes[dir.idx()] += bytes.len() as u64,
         Chunk::Gap { len, frame, .. } => {
             meta.gaps_total += 1;
+            meta.gap_bytes = meta.gap_bytes.saturating_add(*len);
             if meta.gaps.len() < MAX_GAPS_LISTED {
                 meta.gaps.push(GapInfo {
                     dir,
@@ -652,7 +721,7 @@ fn deliver<H: Handler>(
 
 fn report_tcp_findings(meta: &ConnMeta, out: &mut dyn Sink) {
     if !meta.gaps.is_empty() {
-        let total: u64 = meta.gaps.iter().map(|g| g.bytes).sum();
+        let total = meta.gap_bytes;
         let frames: Vec<u64> = meta.gaps.iter().map(|g| g.frame).take(16).collect();
         out.finding(
             &Finding::new(

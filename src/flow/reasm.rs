@@ -1,12 +1,23 @@
-//! One direction of a TCP connection: sequence tracking and reassembly into
-//! chunks (data | gap | end).
+//! Both directions of a TCP connection: sequence tracking and reassembly
+//! into chunks (data | gap | end), robust to reordering.
 //!
-//! In-order data is handed on straight from the packet (no copy). Segments
-//! ahead of the expected sequence number wait in a bounded buffer; when the
-//! capture moves past a hole (the peer acknowledges beyond it, the buffer
-//! limit is hit, or the connection ends), the hole becomes an explicit gap.
-//! Positions are 64-bit offsets from the start of the direction, so sequence
-//! wraparound at 2^32 is handled by taking differences modulo 2^32.
+//! Reordering is not loss. A segment ahead of the next expected byte waits
+//! in a bounded buffer until the bytes before it arrive. The peer's ACK
+//! covering a hole proves the bytes existed, but they may still arrive a
+//! packet later (multi-queue NICs, `-i any`, files merged from two capture
+//! points): the hole becomes a gap only when its bytes have not come within
+//! the reordering window (`reorder_window_packets` further packets of the
+//! connection *and* `reorder_window_us` of capture time), when a memory limit
+//! is reached, or when the connection ends.
+//!
+//! The ACK number also orders the two directions: a segment that
+//! acknowledges bytes of the other direction not yet delivered was sent
+//! after them, so its data waits until they are delivered (or the window
+//! passes). A response captured before its request is handed on after it.
+//!
+//! In-order data is handed on straight from the packet (no copy). Positions
+//! are 64-bit offsets from the start of each direction; sequence numbers are
+//! compared modulo 2^32 within +-2^31.
 
 use crate::capture::Ts;
 use std::collections::BTreeMap;
@@ -25,21 +36,31 @@ pub enum EndKind {
 pub enum Chunk<'a> {
     /// Payload bytes in order; `frame` is where they became available in order.
     Data { bytes: &'a [u8], frame: u64, ts: Ts },
-    /// `len` bytes that the capture does not hold.
+    /// `len` bytes that the capture does not hold; `frame` is where the data
+    /// after the hole was captured (or where the loss became certain).
     Gap { len: u64, frame: u64, ts: Ts },
     /// No more data in this direction.
     End { kind: EndKind, frame: u64, ts: Ts },
 }
 
-/// Limits of one direction's reassembly. All are reported when reached.
+/// Limits of one connection's reassembly. All are reported when reached.
 #[derive(Clone, Debug)]
 pub struct ReasmLimits {
-    /// Bytes held out of order per direction before the hole is skipped.
+    /// Bytes held out of order per direction before the first hole is skipped.
     pub max_ooo_bytes: usize,
-    /// Segments held out of order per direction before the hole is skipped.
+    /// Segments held out of order per direction before the first hole is skipped.
     pub max_ooo_segments: usize,
     /// Bytes of recently delivered data kept to compare retransmissions with.
     pub overlap_check_bytes: usize,
+    /// A hole the peer acknowledged (or a segment waiting for the other
+    /// direction) is given up after this many further packets of the
+    /// connection, once `reorder_window_us` has passed as well.
+    pub reorder_window_packets: u64,
+    /// Capture time (µs) a hole or a waiting segment is given at least.
+    pub reorder_window_us: i64,
+    /// An ACK further than this beyond anything the other direction was seen
+    /// to send is not trusted (counted as `acked_unseen`, never a gap).
+    pub max_ack_ahead: u64,
 }
 
 impl Default for ReasmLimits {
@@ -48,30 +69,90 @@ impl Default for ReasmLimits {
             max_ooo_bytes: 1 << 20,
             max_ooo_segments: 2048,
             overlap_check_bytes: 2048,
+            reorder_window_packets: 64,
+            reorder_window_us: 1_000_000,
+            max_ack_ahead: 65_535,
         }
     }
+}
+
+/// Where a connection is in the capture: its packet count and capture time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    pub packets: u64,
+    pub us: i64,
+}
+
+impl Clock {
+    fn passed(self, since: Clock, lim: &ReasmLimits) -> bool {
+        self.packets.saturating_sub(since.packets) >= lim.reorder_window_packets
+            && self.us.saturating_sub(since.us) >= lim.reorder_window_us
+    }
+}
+
+/// One TCP segment as the reassembler needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct SegIn<'a> {
+    pub seq: u32,
+    /// The acknowledgement number, when the ACK flag is set.
+    pub ack: Option<u32>,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    /// Captured payload (may be shorter than `claimed`).
+    pub payload: &'a [u8],
+    /// Payload length according to the headers.
+    pub claimed: u32,
+    pub frame: u64,
+    pub ts: Ts,
 }
 
 /// What processing one segment revealed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SegNote {
     pub retransmission: bool,
+    /// The segment's data came after data further on in the stream.
     pub out_of_order: bool,
     /// Overlapping bytes differ from the bytes seen first.
     pub conflict: bool,
-    /// The out-of-order buffer limit forced a gap.
+    /// The out-of-order buffer limit forced a gap before unacknowledged data.
     pub limit_hit: bool,
+    /// The segment acknowledges bytes of the other direction that the
+    /// capture never showed (tshark's "ACKed unseen segment").
+    pub acked_unseen: bool,
+    /// Payload bytes beyond the direction's end (after its FIN or RST).
+    pub after_end: u64,
+}
+
+/// What giving up on the front of a direction did.
+enum GaveUp {
+    Nothing,
+    /// A hole became a gap; `unacked`: the peer never vouched for it.
+    Hole {
+        unacked: bool,
+    },
+    /// Data stopped waiting for the other direction to reach `need`.
+    Wait {
+        need: u64,
+        frame: u64,
+        ts: Ts,
+    },
 }
 
 struct Held {
     data: Vec<u8>,
     /// Bytes the headers claimed beyond `data` (snaplen cut): a gap after it.
     missing: u32,
+    frame: u64,
+    ts: Ts,
+    at: Clock,
+    /// Offset of the other direction this data waits for (its ACK); 0: none.
+    need: u64,
 }
 
-/// Reassembly state of one direction.
+/// One direction.
 #[derive(Default)]
-pub struct Reassembler {
+struct Half {
     init: bool,
     /// First sequence number seen (ISN for a SYN); Wireshark's base_seq.
     base_seq: u32,
@@ -79,245 +160,82 @@ pub struct Reassembler {
     next: u32,
     /// Offset of `next` from the start of the direction.
     off: u64,
-    fin_at: Option<u64>,
+    /// Highest offset any segment of this direction reached.
+    high: u64,
+    /// Highest offset the peer acknowledged (plausible ACKs only).
+    acked: u64,
+    /// The peer acknowledged this direction at least once.
+    acks_seen: bool,
+    /// When the peer first acknowledged beyond the hole at `off`.
+    hole_since: Option<Clock>,
+    /// Where the direction ends (FIN or RST position).
+    end_at: Option<(u64, EndKind)>,
     ended: bool,
     held: BTreeMap<u64, Held>,
     held_bytes: usize,
     tail: Vec<u8>,
 }
 
-type Emit<'e> = dyn FnMut(Chunk<'_>) + 'e;
+type Emit<'e> = dyn FnMut(usize, Chunk<'_>) + 'e;
 
-impl Reassembler {
-    pub fn base_seq(&self) -> Option<u32> {
-        self.init.then_some(self.base_seq)
-    }
-
-    /// The peer's SYN-ACK acknowledges `ack`: our ISN was `ack - 1`.
-    pub fn init_from_synack(&mut self, ack: u32) {
+impl Half {
+    fn init_with(&mut self, seq: u32, syn: bool) {
         if !self.init {
             self.init = true;
-            self.base_seq = ack.wrapping_sub(1);
-            self.next = ack;
-        }
-    }
-
-    pub fn ended(&self) -> bool {
-        self.ended
-    }
-
-    /// Bytes held out of order (for memory accounting).
-    pub fn held_bytes(&self) -> usize {
-        self.held_bytes
-    }
-
-    /// Feed one segment. `emit` receives the chunks that became available.
-    #[allow(clippy::too_many_arguments)]
-    pub fn segment(
-        &mut self,
-        seq: u32,
-        syn: bool,
-        fin: bool,
-        payload: &[u8],
-        claimed: u32,
-        frame: u64,
-        ts: Ts,
-        lim: &ReasmLimits,
-        emit: &mut Emit<'_>,
-    ) -> SegNote {
-        let mut note = SegNote::default();
-        let mut seq = seq;
-        if syn {
-            if !self.init {
-                self.init = true;
-                self.base_seq = seq;
-                self.next = seq.wrapping_add(1);
-            }
-            seq = seq.wrapping_add(1);
-        } else if !self.init {
-            self.init = true;
             self.base_seq = seq;
-            self.next = seq;
+            self.next = if syn { seq.wrapping_add(1) } else { seq };
         }
-        if self.ended {
-            return note;
-        }
-        let claimed = claimed.max(payload.len() as u32);
-        let rel = seq.wrapping_sub(self.next) as i32 as i64;
-        let start = self.off as i64 + rel;
-        let end = start + claimed as i64;
-        if fin {
-            let f = end.max(0) as u64;
-            if self.fin_at.is_none() {
-                self.fin_at = Some(f);
-            }
-        }
-        if claimed > 0 {
-            if rel == -1 && claimed <= 1 {
-                // TCP keep-alive probe: one old byte (or none); not data.
-            } else if end <= self.off as i64 {
-                note.retransmission = true;
-                note.conflict = self.check_overlap(start, payload);
-            } else if start <= self.off as i64 {
-                if start < self.off as i64 {
-                    note.retransmission = true;
-                    note.conflict = self.check_overlap(start, payload);
-                }
-                let skip = (self.off as i64 - start) as usize;
-                let missing = claimed as usize - payload.len();
-                let fresh = payload.get(skip..).unwrap_or(&[]);
-                let gap_len = if skip > payload.len() {
-                    (claimed as usize - skip) as u64
-                } else {
-                    missing as u64
-                };
-                self.deliver(fresh, frame, ts, lim, emit);
-                if gap_len > 0 {
-                    self.gap(gap_len, frame, ts, emit);
-                }
-                self.drain(frame, ts, lim, emit);
-            } else {
-                note.out_of_order = true;
-                self.hold(start as u64, payload, claimed, &mut note);
-                if self.held_bytes > lim.max_ooo_bytes || self.held.len() > lim.max_ooo_segments {
-                    note.limit_hit = true;
-                    while self.held_bytes > lim.max_ooo_bytes / 2
-                        || self.held.len() > lim.max_ooo_segments / 2
-                    {
-                        if !self.skip_hole(frame, ts, lim, emit) {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        self.check_fin(frame, ts, emit);
-        note
     }
 
-    /// The peer acknowledged `ack`: data before it was received, so a hole
-    /// before it will never be filled in this capture.
-    pub fn peer_ack(
+    /// Offset of sequence number `seq` in this direction.
+    fn offset_of(&self, seq: u32) -> i64 {
+        (self.off as i64).saturating_add(i64::from(seq.wrapping_sub(self.next) as i32))
+    }
+
+    /// The peer acknowledged `ack`. Returns true when that covers bytes the
+    /// capture never showed.
+    fn on_ack(&mut self, ack: u32, clk: Clock, lim: &ReasmLimits) -> bool {
+        let a = self.offset_of(ack);
+        if a <= self.off as i64 {
+            self.acks_seen = true;
+            return false;
+        }
+        let a = a as u64;
+        // One beyond everything seen: most likely the ACK of a FIN the
+        // capture missed, not data.
+        let unseen = a > self.high.saturating_add(1);
+        if a.saturating_sub(self.high) > lim.max_ack_ahead {
+            return true;
+        }
+        self.acks_seen = true;
+        if a > self.acked {
+            self.acked = a;
+        }
+        if self.hole_since.is_none() {
+            self.hole_since = Some(clk);
+        }
+        unseen
+    }
+
+    fn deliver(
         &mut self,
-        ack: u32,
+        d: usize,
+        data: &[u8],
         frame: u64,
         ts: Ts,
         lim: &ReasmLimits,
         emit: &mut Emit<'_>,
     ) {
-        if !self.init || self.ended {
-            return;
-        }
-        let rel = ack.wrapping_sub(self.next) as i32 as i64;
-        if rel <= 0 || rel > (1 << 30) {
-            return;
-        }
-        let mut target = self.off + rel as u64;
-        if let Some(f) = self.fin_at {
-            // The FIN takes a sequence number but is not data.
-            target = target.min(f);
-        } else if rel == 1 && self.held.is_empty() {
-            // Most likely the ACK of a FIN the capture missed.
-            return;
-        }
-        while self.off < target {
-            let hole_end = self
-                .held
-                .keys()
-                .next()
-                .copied()
-                .unwrap_or(target)
-                .min(target);
-            if hole_end > self.off {
-                self.gap(hole_end - self.off, frame, ts, emit);
-            }
-            self.drain(frame, ts, lim, emit);
-            if self.held.is_empty() && self.off >= target {
-                break;
-            }
-            if self.held.is_empty() {
-                continue;
-            }
-            if self.held.keys().next().is_some_and(|&k| k >= target) {
-                break;
-            }
-        }
-        self.check_fin(frame, ts, emit);
-    }
-
-    /// The connection ended (RST, capture end, eviction): flush what is held
-    /// (holes become gaps) and end the direction.
-    pub fn finish(
-        &mut self,
-        kind: EndKind,
-        frame: u64,
-        ts: Ts,
-        lim: &ReasmLimits,
-        emit: &mut Emit<'_>,
-    ) {
-        if self.ended || !self.init {
-            if !self.ended {
-                self.ended = true;
-                emit(Chunk::End { kind, frame, ts });
-            }
-            return;
-        }
-        while self.skip_hole(frame, ts, lim, emit) {}
-        if let Some(f) = self.fin_at {
-            if f > self.off {
-                self.gap(f - self.off, frame, ts, emit);
-            }
-            self.ended = true;
-            emit(Chunk::End {
-                kind: EndKind::Fin,
-                frame,
-                ts,
-            });
-            return;
-        }
-        self.ended = true;
-        emit(Chunk::End { kind, frame, ts });
-    }
-
-    /// Free the buffers of an ended direction (the sequence state stays).
-    pub fn shrink(&mut self) {
-        self.tail = Vec::new();
-        self.held = BTreeMap::new();
-        self.held_bytes = 0;
-    }
-
-    /// Give up on every hole: held data is delivered with gaps before it.
-    pub fn skip_held(&mut self, frame: u64, ts: Ts, lim: &ReasmLimits, emit: &mut Emit<'_>) {
-        while self.skip_hole(frame, ts, lim, emit) {}
-        self.check_fin(frame, ts, emit);
-    }
-
-    fn check_fin(&mut self, frame: u64, ts: Ts, emit: &mut Emit<'_>) {
-        if let Some(f) = self.fin_at {
-            if !self.ended && self.off >= f {
-                self.ended = true;
-                self.held.clear();
-                self.held_bytes = 0;
-                emit(Chunk::End {
-                    kind: EndKind::Fin,
-                    frame,
-                    ts,
-                });
-            }
-        }
-    }
-
-    fn deliver(&mut self, data: &[u8], frame: u64, ts: Ts, lim: &ReasmLimits, emit: &mut Emit<'_>) {
         if data.is_empty() {
             return;
         }
-        self.off += data.len() as u64;
-        self.next = self.next.wrapping_add(data.len() as u32);
+        self.advance(data.len() as u64);
         let keep = lim.overlap_check_bytes;
         if keep > 0 {
             if data.len() >= keep {
                 self.tail.clear();
-                self.tail.extend_from_slice(&data[data.len() - keep..]);
+                self.tail
+                    .extend_from_slice(data.get(data.len() - keep..).unwrap_or(&[]));
             } else {
                 let total = self.tail.len() + data.len();
                 if total > keep {
@@ -326,331 +244,555 @@ impl Reassembler {
                 self.tail.extend_from_slice(data);
             }
         }
-        emit(Chunk::Data {
-            bytes: data,
-            frame,
-            ts,
-        });
+        emit(
+            d,
+            Chunk::Data {
+                bytes: data,
+                frame,
+                ts,
+            },
+        );
     }
 
-    fn gap(&mut self, len: u64, frame: u64, ts: Ts, emit: &mut Emit<'_>) {
-        self.off += len;
-        self.next = self.next.wrapping_add(len as u32);
+    fn gap(&mut self, d: usize, len: u64, frame: u64, ts: Ts, emit: &mut Emit<'_>) {
+        if len == 0 {
+            return;
+        }
+        self.advance(len);
         self.tail.clear();
-        emit(Chunk::Gap { len, frame, ts });
+        emit(d, Chunk::Gap { len, frame, ts });
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.off = self.off.saturating_add(n);
+        self.next = self.next.wrapping_add(n as u32);
+        self.high = self.high.max(self.off);
+        if self.acked <= self.off {
+            self.hole_since = None;
+        }
     }
 
     /// Compare bytes at stream offset `start` with what was delivered.
     fn check_overlap(&self, start: i64, payload: &[u8]) -> bool {
         let tail_start = self.off as i64 - self.tail.len() as i64;
         let lo = start.max(tail_start);
-        let hi = (start + payload.len() as i64).min(self.off as i64);
+        let hi = start
+            .saturating_add(payload.len() as i64)
+            .min(self.off as i64);
         if lo >= hi {
             return false;
         }
-        let a = &payload[(lo - start) as usize..(hi - start) as usize];
-        let b = &self.tail[(lo - tail_start) as usize..(hi - tail_start) as usize];
+        let a = payload.get((lo - start) as usize..(hi - start) as usize);
+        let b = self
+            .tail
+            .get((lo - tail_start) as usize..(hi - tail_start) as usize);
         a != b
     }
 
-    fn hold(&mut self, start: u64, payload: &[u8], claimed: u32, note: &mut SegNote) {
-        let missing = claimed - payload.len() as u32;
+    /// Keep `data` (starting at `start`) until it can be delivered.
+    fn hold(&mut self, start: u64, data: &[u8], missing: u32, h: Held, note: &mut SegNote) {
         if let Some(old) = self.held.get(&start) {
-            let n = old.data.len().min(payload.len());
-            if old.data[..n] != payload[..n] {
+            let n = old.data.len().min(data.len());
+            if old.data.get(..n) != data.get(..n) {
                 note.conflict = true;
             }
-            if old.data.len() >= payload.len() {
+            if old.data.len() >= data.len() && old.missing >= missing {
                 note.retransmission = true;
                 note.out_of_order = false;
                 return;
             }
             self.held_bytes -= old.data.len();
         }
-        self.held_bytes += payload.len();
+        self.held_bytes += data.len();
         self.held.insert(
             start,
             Held {
-                data: payload.to_vec(),
+                data: data.to_vec(),
                 missing,
+                ..h
             },
         );
     }
 
-    /// Deliver held segments that are now in order.
-    fn drain(&mut self, frame: u64, ts: Ts, lim: &ReasmLimits, emit: &mut Emit<'_>) {
+    /// Deliver held data that is now in order and not waiting for the other
+    /// direction (at `peer_off`). `arrival`: the segment whose arrival made
+    /// it deliverable (its frame is where the data became complete).
+    #[allow(clippy::too_many_arguments)]
+    fn drain(
+        &mut self,
+        d: usize,
+        peer_off: u64,
+        arrival: Option<(u64, Ts)>,
+        clk: Clock,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) -> bool {
+        let mut progress = false;
         while let Some(entry) = self.held.first_entry() {
             let start = *entry.key();
             if start > self.off {
                 break;
             }
+            let e = entry.get();
+            if e.need > peer_off && !clk.passed(e.at, lim) {
+                break;
+            }
             let held = entry.remove();
             self.held_bytes -= held.data.len();
-            let end = start + held.data.len() as u64 + held.missing as u64;
+            let end = start + held.data.len() as u64 + u64::from(held.missing);
             if end <= self.off {
                 continue;
             }
+            let (frame, ts) = match arrival {
+                Some((f, t)) if f > held.frame => (f, t),
+                _ => (held.frame, held.ts),
+            };
             let skip = (self.off - start) as usize;
             if skip < held.data.len() {
-                self.deliver(&held.data[skip..], frame, ts, lim, emit);
+                self.deliver(
+                    d,
+                    held.data.get(skip..).unwrap_or(&[]),
+                    frame,
+                    ts,
+                    lim,
+                    emit,
+                );
                 if held.missing > 0 {
-                    self.gap(held.missing as u64, frame, ts, emit);
+                    self.gap(d, u64::from(held.missing), frame, ts, emit);
                 }
             } else {
-                self.gap(end - self.off, frame, ts, emit);
+                self.gap(d, end - self.off, frame, ts, emit);
+            }
+            progress = true;
+        }
+        progress
+    }
+
+    /// Give up on what blocks the front of the held data: skip the hole
+    /// before it (a gap) or stop it waiting for the other direction.
+    fn give_up_front(&mut self, d: usize, emit: &mut Emit<'_>) -> GaveUp {
+        let off = self.off;
+        let vouched = self.acked > off || !self.acks_seen;
+        let Some(mut entry) = self.held.first_entry() else {
+            return GaveUp::Nothing;
+        };
+        let start = *entry.key();
+        let (frame, ts) = (entry.get().frame, entry.get().ts);
+        if start > off {
+            self.gap(d, start - off, frame, ts, emit);
+            GaveUp::Hole { unacked: !vouched }
+        } else {
+            let need = std::mem::take(&mut entry.get_mut().need);
+            GaveUp::Wait { need, frame, ts }
+        }
+    }
+
+    /// The other direction acknowledged up to `need` and those bytes did not
+    /// come: gaps over the holes before `need` (held data stays).
+    fn skip_holes_to(
+        &mut self,
+        d: usize,
+        need: u64,
+        frame: u64,
+        ts: Ts,
+        emit: &mut Emit<'_>,
+    ) -> bool {
+        if self.ended || self.off >= need {
+            return false;
+        }
+        let to = match self.held.keys().next() {
+            Some(&k) if k <= self.off => return false,
+            Some(&k) => k.min(need),
+            None => need,
+        };
+        self.gap(d, to - self.off, frame, ts, emit);
+        true
+    }
+
+    /// Is the front of the held data blocked beyond its window?
+    fn front_expired(&self, clk: Clock, lim: &ReasmLimits, closing: bool) -> bool {
+        let Some((&start, e)) = self.held.iter().next() else {
+            return false;
+        };
+        let passed = |since: Clock| {
+            if closing {
+                clk.us.saturating_sub(since.us) >= lim.reorder_window_us
+            } else {
+                clk.passed(since, lim)
+            }
+        };
+        if start > self.off {
+            // A hole: the peer vouched for it (or never acknowledges anything,
+            // as in a one-sided capture); else the sender will retransmit it.
+            if self.acked > self.off {
+                self.hole_since.is_some_and(passed)
+            } else {
+                !self.acks_seen && passed(e.at)
+            }
+        } else {
+            passed(e.at)
+        }
+    }
+
+    fn over_limit(&self, lim: &ReasmLimits) -> bool {
+        self.held_bytes > lim.max_ooo_bytes || self.held.len() > lim.max_ooo_segments
+    }
+
+    fn under_half(&self, lim: &ReasmLimits) -> bool {
+        self.held_bytes <= lim.max_ooo_bytes / 2 && self.held.len() <= lim.max_ooo_segments / 2
+    }
+
+    /// End the direction once its data reached the FIN/RST position.
+    fn check_end(&mut self, d: usize, frame: u64, ts: Ts, emit: &mut Emit<'_>) {
+        if let Some((pos, kind)) = self.end_at {
+            if !self.ended && self.off >= pos {
+                self.ended = true;
+                self.held.clear();
+                self.held_bytes = 0;
+                emit(d, Chunk::End { kind, frame, ts });
+            }
+        }
+    }
+}
+
+/// Reassembly of both directions of one connection.
+#[derive(Default)]
+pub struct Reassembly {
+    h: [Half; 2],
+}
+
+impl Reassembly {
+    /// First sequence number seen in direction `d` (0 client, 1 server).
+    pub fn base_seq(&self, d: usize) -> Option<u32> {
+        self.h.get(d).filter(|h| h.init).map(|h| h.base_seq)
+    }
+
+    pub fn ended(&self, d: usize) -> bool {
+        self.h.get(d).is_some_and(|h| h.ended)
+    }
+
+    pub fn both_ended(&self) -> bool {
+        self.h[0].ended && self.h[1].ended
+    }
+
+    /// Both directions have a known end (FIN or RST) but data is missing.
+    pub fn closing(&self) -> bool {
+        !self.both_ended() && self.h.iter().all(|h| h.ended || h.end_at.is_some())
+    }
+
+    /// Bytes held out of order, both directions (for memory accounting).
+    pub fn held_bytes(&self) -> usize {
+        self.h[0].held_bytes + self.h[1].held_bytes
+    }
+
+    /// Something waits for a hole or for the other direction.
+    pub fn pending(&self) -> bool {
+        !self.h[0].held.is_empty() || !self.h[1].held.is_empty()
+    }
+
+    /// Swap the directions (client and server roles were the other way round).
+    pub fn swap(&mut self) {
+        self.h.swap(0, 1);
+    }
+
+    fn pair(&mut self, d: usize) -> (&mut Half, &mut Half) {
+        let [a, b] = &mut self.h;
+        if d == 0 {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    }
+
+    /// Feed one segment of direction `d`. `emit` receives the chunks that
+    /// became available, with their direction.
+    pub fn segment(
+        &mut self,
+        d: usize,
+        s: &SegIn<'_>,
+        clk: Clock,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) -> SegNote {
+        let d = d & 1;
+        let mut note = SegNote::default();
+        let (me, peer) = self.pair(d);
+        if s.syn {
+            if let Some(a) = s.ack {
+                // As Wireshark: a SYN-ACK fixes the peer's initial sequence number.
+                if !peer.init {
+                    peer.init = true;
+                    peer.base_seq = a.wrapping_sub(1);
+                    peer.next = a;
+                }
+            }
+        }
+        me.init_with(s.seq, s.syn);
+        let mut need = 0u64;
+        if let (Some(a), false, true) = (s.ack, s.rst, peer.init) {
+            note.acked_unseen = peer.on_ack(a, clk, lim);
+            let pa = peer.offset_of(a);
+            if pa > peer.off as i64 && (pa as u64).saturating_sub(peer.high) <= lim.max_ack_ahead {
+                let mut n = pa as u64;
+                if n == peer.high.saturating_add(1) {
+                    // The ACK of a FIN (captured or not) is not data to wait for.
+                    n = peer.high;
+                }
+                if let Some((p, _)) = peer.end_at {
+                    n = n.min(p);
+                }
+                if n > peer.off {
+                    need = n;
+                }
+            }
+        }
+        let seq = if s.syn { s.seq.wrapping_add(1) } else { s.seq };
+        let claimed = s.claimed.max(s.payload.len() as u32);
+        let start = me.offset_of(seq);
+        let end = start.saturating_add(i64::from(claimed));
+        if me.ended {
+            if !s.rst && end > me.off as i64 {
+                note.after_end = (end - me.off as i64) as u64;
+            }
+            return note;
+        }
+        if s.fin && me.end_at.is_none() {
+            me.end_at = Some((end.max(me.off as i64) as u64, EndKind::Fin));
+        }
+        if s.rst {
+            // Data before the RST may still arrive; what the other direction
+            // sent so far is all it will send.
+            let pos = if start >= me.off as i64
+                && (start as u64) <= me.high.saturating_add(lim.max_ack_ahead)
+            {
+                start as u64
+            } else {
+                me.high.max(me.off)
+            };
+            match me.end_at {
+                Some((p, _)) if p <= pos => {}
+                _ => me.end_at = Some((pos, EndKind::Rst)),
+            }
+            if peer.end_at.is_none() {
+                peer.end_at = Some((peer.high.max(peer.off), EndKind::Rst));
+            }
+        } else if claimed > 0 {
+            let fresh_end = match me.end_at {
+                Some((p, _)) if end > p as i64 => {
+                    note.after_end = (end - (p as i64).max(start)) as u64;
+                    p as i64
+                }
+                _ => end,
+            };
+            let off = me.off as i64;
+            if seq.wrapping_sub(me.next) as i32 == -1 && claimed <= 1 {
+                // TCP keep-alive probe: one old byte (or none); not data.
+            } else if start >= fresh_end {
+                // Entirely beyond the end: counted in `after_end`.
+            } else if fresh_end <= off {
+                note.retransmission = true;
+                note.conflict = me.check_overlap(start, s.payload);
+            } else {
+                if start < off {
+                    note.retransmission = true;
+                    note.conflict = me.check_overlap(start, s.payload);
+                }
+                let from = start.max(off);
+                let skip = (from - start) as usize;
+                let cut = (fresh_end - start) as usize;
+                let data = s.payload.get(skip..cut.min(s.payload.len())).unwrap_or(&[]);
+                let missing = (fresh_end - from) as u64 - data.len() as u64;
+                if start >= off && (start as u64) < me.high {
+                    note.out_of_order = true;
+                }
+                me.high = me.high.max(fresh_end as u64);
+                let front_free = me.held.keys().next().is_none_or(|&k| k > me.off);
+                if from == off && need == 0 && front_free {
+                    me.deliver(d, data, s.frame, s.ts, lim, emit);
+                    if missing > 0 {
+                        me.gap(d, missing, s.frame, s.ts, emit);
+                    }
+                } else {
+                    me.hold(
+                        from as u64,
+                        data,
+                        missing as u32,
+                        Held {
+                            data: Vec::new(),
+                            missing: 0,
+                            frame: s.frame,
+                            ts: s.ts,
+                            at: clk,
+                            need,
+                        },
+                        &mut note,
+                    );
+                }
+            }
+        }
+        if s.fin {
+            me.high = me.high.max(end.max(0) as u64);
+        }
+        self.pump(d, Some((s.frame, s.ts)), clk, lim, emit);
+        // Memory: give up on the front of this direction until it is down to half.
+        if self.h[d].over_limit(lim) {
+            while !self.h[d].under_half(lim) {
+                match self.give_up(d, clk, lim, emit) {
+                    GaveUp::Nothing => break,
+                    GaveUp::Hole { unacked } => note.limit_hit |= unacked,
+                    GaveUp::Wait { .. } => {}
+                }
+            }
+        }
+        self.check_ends(s.frame, s.ts, emit);
+        note
+    }
+
+    /// Deliver what became deliverable in either direction.
+    fn pump(
+        &mut self,
+        d: usize,
+        arrival: Option<(u64, Ts)>,
+        clk: Clock,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) {
+        let mut arrival = arrival;
+        loop {
+            let (me, peer) = self.pair(d);
+            let a = me.drain(d, peer.off, arrival, clk, lim, emit);
+            let (me, peer) = self.pair(d);
+            let b = peer.drain(d ^ 1, me.off, None, clk, lim, emit);
+            arrival = None;
+            if !a && !b {
+                break;
             }
         }
     }
 
-    /// Skip the hole before the first held segment. False if nothing is held.
-    fn skip_hole(&mut self, frame: u64, ts: Ts, lim: &ReasmLimits, emit: &mut Emit<'_>) -> bool {
-        let Some(&first) = self.held.keys().next() else {
-            return false;
-        };
-        if first > self.off {
-            self.gap(first - self.off, frame, ts, emit);
+    /// Give up on the front of direction `d` and deliver what follows; data
+    /// that waited for the other direction in vain turns the bytes it
+    /// acknowledged there into gaps.
+    fn give_up(&mut self, d: usize, clk: Clock, lim: &ReasmLimits, emit: &mut Emit<'_>) -> GaveUp {
+        let r = self.h[d].give_up_front(d, emit);
+        if let GaveUp::Wait { need, frame, ts } = r {
+            let mut guard = 0usize;
+            while guard <= lim.max_ooo_segments
+                && self.h[d ^ 1].skip_holes_to(d ^ 1, need, frame, ts, emit)
+            {
+                guard += 1;
+                self.pump(d ^ 1, None, clk, lim, emit);
+            }
         }
-        self.drain(frame, ts, lim, emit);
-        true
+        self.pump(d, None, clk, lim, emit);
+        r
+    }
+
+    fn check_ends(&mut self, frame: u64, ts: Ts, emit: &mut Emit<'_>) {
+        for (d, h) in self.h.iter_mut().enumerate() {
+            h.check_end(d, frame, ts, emit);
+        }
+    }
+
+    /// A packet of the connection was seen (or, with `closing`, time passed
+    /// on a connection whose both ends are known): give up holes and waits
+    /// whose reordering window has passed.
+    pub fn tick(
+        &mut self,
+        clk: Clock,
+        closing: bool,
+        frame: u64,
+        ts: Ts,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) {
+        for d in 0..2 {
+            let mut guard = 0usize;
+            while self.h[d].front_expired(clk, lim, closing) && guard <= lim.max_ooo_segments {
+                guard += 1;
+                if let GaveUp::Nothing = self.give_up(d, clk, lim, emit) {
+                    break;
+                }
+            }
+        }
+        self.check_ends(frame, ts, emit);
+    }
+
+    /// Give up on every hole and wait (memory relief).
+    pub fn relieve(
+        &mut self,
+        clk: Clock,
+        frame: u64,
+        ts: Ts,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) {
+        for d in 0..2 {
+            while !matches!(self.give_up(d, clk, lim, emit), GaveUp::Nothing) {}
+        }
+        self.check_ends(frame, ts, emit);
+    }
+
+    /// The connection is over (capture end, eviction, or a closed
+    /// connection's window): flush what is held (holes become gaps), report
+    /// bytes the peer acknowledged that never appeared, and end both
+    /// directions with `kind` where no FIN/RST ended them.
+    pub fn finish(
+        &mut self,
+        kind: EndKind,
+        frame: u64,
+        ts: Ts,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) {
+        let clk = Clock {
+            packets: u64::MAX,
+            us: i64::MAX,
+        };
+        for d in 0..2 {
+            while !self.h[d].ended && !matches!(self.give_up(d, clk, lim, emit), GaveUp::Nothing) {}
+        }
+        for (d, h) in self.h.iter_mut().enumerate() {
+            if h.ended {
+                continue;
+            }
+            if !h.init {
+                h.ended = true;
+                emit(d, Chunk::End { kind, frame, ts });
+                continue;
+            }
+            match h.end_at {
+                Some((pos, _)) => {
+                    if pos > h.off {
+                        h.gap(d, pos - h.off, frame, ts, emit);
+                    }
+                }
+                None => {
+                    // Acknowledged but never captured (the last sequence
+                    // number may be an uncaptured FIN: not counted).
+                    let trailing = h.acked.saturating_sub(1).saturating_sub(h.off);
+                    if trailing > 0 {
+                        h.gap(d, trailing, frame, ts, emit);
+                    }
+                }
+            }
+            let k = h.end_at.map_or(kind, |(_, k)| k);
+            h.ended = true;
+            h.held.clear();
+            h.held_bytes = 0;
+            emit(d, Chunk::End { kind: k, frame, ts });
+        }
+    }
+
+    /// Free the buffers of ended directions (the sequence state stays).
+    pub fn shrink(&mut self) {
+        for h in &mut self.h {
+            h.tail = Vec::new();
+            h.held = BTreeMap::new();
+            h.held_bytes = 0;
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, PartialEq, Clone)]
-    enum C {
-        D(Vec<u8>),
-        G(u64),
-        E(EndKind),
-    }
-
-    fn run(r: &mut Reassembler, segs: &[(u32, &[u8])], out: &mut Vec<C>) -> Vec<SegNote> {
-        let lim = ReasmLimits::default();
-        segs.iter()
-            .map(|(seq, p)| {
-                r.segment(
-                    *seq,
-                    false,
-                    false,
-                    p,
-                    p.len() as u32,
-                    1,
-                    Ts::default(),
-                    &lim,
-                    &mut |c| {
-                        out.push(match c {
-                            Chunk::Data { bytes, .. } => C::D(bytes.to_vec()),
-                            Chunk::Gap { len, .. } => C::G(len),
-                            Chunk::End { kind, .. } => C::E(kind),
-                        })
-                    },
-                )
-            })
-            .collect()
-    }
-
-    fn bytes_of(out: &[C]) -> Vec<u8> {
-        out.iter()
-            .flat_map(|c| match c {
-                C::D(d) => d.clone(),
-                _ => vec![],
-            })
-            .collect()
-    }
-
-    fn syn(r: &mut Reassembler, isn: u32) {
-        let lim = ReasmLimits::default();
-        r.segment(
-            isn,
-            true,
-            false,
-            &[],
-            0,
-            1,
-            Ts::default(),
-            &lim,
-            &mut |_| {},
-        );
-    }
-
-    const MSG: &[u8] = b"The quick brown fox jumps over the lazy dog, 0123456789";
-
-    #[test]
-    fn every_split_point_every_order() {
-        for isn in [0u32, 1000, u32::MAX - 20, u32::MAX] {
-            for a in 1..MSG.len() {
-                for b in a..MSG.len() {
-                    let parts = [(0, a), (a, b), (b, MSG.len())];
-                    let perms: [[usize; 3]; 6] = [
-                        [0, 1, 2],
-                        [0, 2, 1],
-                        [1, 0, 2],
-                        [1, 2, 0],
-                        [2, 0, 1],
-                        [2, 1, 0],
-                    ];
-                    for p in perms {
-                        let mut r = Reassembler::default();
-                        syn(&mut r, isn);
-                        let segs: Vec<(u32, &[u8])> = p
-                            .iter()
-                            .map(|&i| {
-                                let (s, e) = parts[i];
-                                (isn.wrapping_add(1).wrapping_add(s as u32), &MSG[s..e])
-                            })
-                            .collect();
-                        let mut out = vec![];
-                        run(&mut r, &segs, &mut out);
-                        assert_eq!(bytes_of(&out), MSG, "isn {isn} split {a},{b} order {p:?}");
-                        assert!(!out.iter().any(|c| matches!(c, C::G(_))));
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn duplicates_and_overlaps() {
-        let mut r = Reassembler::default();
-        syn(&mut r, 99);
-        let mut out = vec![];
-        let notes = run(
-            &mut r,
-            &[
-                (100, &MSG[..10]),
-                (100, &MSG[..10]),
-                (105, &MSG[5..20]),
-                (120, &MSG[20..]),
-            ],
-            &mut out,
-        );
-        assert_eq!(bytes_of(&out), MSG);
-        assert!(notes[1].retransmission && !notes[1].conflict);
-        assert!(notes[2].retransmission && !notes[2].conflict);
-        // conflicting retransmission
-        let mut r = Reassembler::default();
-        syn(&mut r, 99);
-        let mut out = vec![];
-        let notes = run(&mut r, &[(100, b"abcdef"), (102, b"XY")], &mut out);
-        assert!(notes[1].conflict);
-        assert_eq!(bytes_of(&out), b"abcdef");
-        // conflicting out-of-order copies
-        let mut r = Reassembler::default();
-        syn(&mut r, 99);
-        let mut out = vec![];
-        let notes = run(
-            &mut r,
-            &[(110, b"abc"), (110, b"xyz"), (100, b"0123456789")],
-            &mut out,
-        );
-        assert!(notes[1].conflict);
-        assert_eq!(bytes_of(&out), b"0123456789abc");
-    }
-
-    #[test]
-    fn hole_becomes_gap_on_ack_and_finish() {
-        let lim = ReasmLimits::default();
-        let mut r = Reassembler::default();
-        syn(&mut r, 0);
-        let mut out = vec![];
-        run(&mut r, &[(1, b"aaaa"), (9, b"cccc")], &mut out);
-        let mut push = |c: Chunk<'_>| {
-            out.push(match c {
-                Chunk::Data { bytes, .. } => C::D(bytes.to_vec()),
-                Chunk::Gap { len, .. } => C::G(len),
-                Chunk::End { kind, .. } => C::E(kind),
-            })
-        };
-        r.peer_ack(13, 5, Ts::default(), &lim, &mut push);
-        r.finish(EndKind::Open, 6, Ts::default(), &lim, &mut push);
-        assert_eq!(
-            out,
-            vec![
-                C::D(b"aaaa".to_vec()),
-                C::G(4),
-                C::D(b"cccc".to_vec()),
-                C::E(EndKind::Open)
-            ]
-        );
-    }
-
-    #[test]
-    fn midstream_and_snaplen_cut() {
-        let lim = ReasmLimits::default();
-        let mut r = Reassembler::default();
-        let mut out = vec![];
-        let mut push = |c: Chunk<'_>| {
-            out.push(match c {
-                Chunk::Data { bytes, .. } => C::D(bytes.to_vec()),
-                Chunk::Gap { len, .. } => C::G(len),
-                Chunk::End { kind, .. } => C::E(kind),
-            })
-        };
-        // mid-stream: first segment seen starts the direction; cut to 3 of 10 bytes
-        r.segment(
-            5000,
-            false,
-            false,
-            b"abc",
-            10,
-            1,
-            Ts::default(),
-            &lim,
-            &mut push,
-        );
-        r.segment(
-            5010,
-            false,
-            true,
-            b"z",
-            1,
-            2,
-            Ts::default(),
-            &lim,
-            &mut push,
-        );
-        assert_eq!(
-            out,
-            vec![
-                C::D(b"abc".to_vec()),
-                C::G(7),
-                C::D(b"z".to_vec()),
-                C::E(EndKind::Fin)
-            ]
-        );
-    }
-
-    #[test]
-    fn ooo_limit_bounds_memory() {
-        let lim = ReasmLimits {
-            max_ooo_bytes: 1000,
-            max_ooo_segments: 100,
-            overlap_check_bytes: 64,
-        };
-        let mut r = Reassembler::default();
-        syn(&mut r, 0);
-        let mut gaps = 0u64;
-        let mut data = 0u64;
-        // 50,000 one-byte segments arriving backwards, never in order.
-        for i in (0..50_000u32).rev() {
-            r.segment(
-                10 + i * 2,
-                false,
-                false,
-                b"x",
-                1,
-                1,
-                Ts::default(),
-                &lim,
-                &mut |c| match c {
-                    Chunk::Gap { len, .. } => gaps += len,
-                    Chunk::Data { bytes, .. } => data += bytes.len() as u64,
-                    _ => {}
-                },
-            );
-            assert!(r.held.len() <= 101 && r.held_bytes() <= 1001);
-        }
-    }
-}
+mod tests;

@@ -316,6 +316,9 @@ pub struct FrameDecoder {
     carry: [u8; 14],
     carry_len: usize,
     skipped: u64,
+    /// The capture starts inside this direction (no handshake seen): the
+    /// first resynchronisation is the start of decoding, not a loss.
+    start_unseen: bool,
 }
 
 impl FrameDecoder {
@@ -352,7 +355,18 @@ impl FrameDecoder {
             carry: [0; 14],
             carry_len: 0,
             skipped: 0,
+            start_unseen: false,
         }
+    }
+
+    /// A decoder for a direction whose start was not captured: it looks for
+    /// the first plausible frame header (RSV1 allowed on data frames, since
+    /// whether permessage-deflate was negotiated is unknown).
+    pub fn midstream(from_client: bool, lim: WsLimits) -> Self {
+        let mut d = Self::with_limits(from_client, true, lim);
+        d.enter_resync(0);
+        d.start_unseen = true;
+        d
     }
 
     /// Stream offset: bytes fed plus gap lengths.
@@ -969,6 +983,19 @@ impl FrameDecoder {
         let skipped = self.skipped;
         self.skipped = 0;
         self.state = State::Header;
+        if std::mem::take(&mut self.start_unseen) {
+            self.after_resync = true;
+            if skipped > 0 {
+                sink.violation(Violation {
+                    code: "ws_midstream_skipped",
+                    message: format!(
+                        "the capture starts inside a WebSocket frame: {skipped} bytes skipped to the first frame header"
+                    ),
+                    offset: self.pos,
+                });
+            }
+            return;
+        }
         self.after_resync = true;
         sink.violation(Violation {
             code: "ws_resynced",
@@ -1043,6 +1070,95 @@ impl FrameDecoder {
     }
 }
 
+/// What the first bytes of a direction say about WebSocket framing when the
+/// handshake was not captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameSniff {
+    /// One or more plausible frames, all masked (`masked`: client frames) or
+    /// all unmasked; `payload_at`/`payload_len`: where the first frame's
+    /// payload starts in the input and how much of it the input holds;
+    /// `frames`: complete frames seen; `tiles`: they end exactly at the end
+    /// of the input.
+    Frames {
+        masked: bool,
+        frames: usize,
+        tiles: bool,
+        mask: Option<[u8; 4]>,
+        payload_at: usize,
+        payload_len: usize,
+    },
+    No,
+    NeedMore,
+}
+
+/// Look for WebSocket frames at the start of `b` (a stream whose handshake
+/// was not captured): every frame header must be plausible (known opcode,
+/// RSV only RSV1 on data frames, short FIN-ed control frames, minimal
+/// length encoding) and carry the same mask bit.
+pub fn sniff_frames(b: &[u8]) -> FrameSniff {
+    let mut lim = WsLimits::default();
+    lim.max_plausible_frame_len = lim.max_plausible_frame_len.min(1 << 20);
+    let Some(&b1) = b.get(1) else {
+        return FrameSniff::NeedMore;
+    };
+    let masked = b1 & 0x80 != 0;
+    let dec = FrameDecoder::with_limits(masked, true, lim);
+    let mut i = 0usize;
+    let mut frames = 0usize;
+    let mut first: Option<(Option<[u8; 4]>, usize, usize)> = None;
+    while let Some(rest) = b.get(i..).filter(|r| !r.is_empty()) {
+        match dec.plausible(rest) {
+            Plaus::No => return FrameSniff::No,
+            Plaus::NeedMore => {
+                if frames == 0 {
+                    return FrameSniff::NeedMore;
+                }
+                break;
+            }
+            Plaus::Yes => {}
+        }
+        let Some(total) =
+            FrameDecoder::implied_frame_len(rest).and_then(|l| usize::try_from(l).ok())
+        else {
+            return FrameSniff::NeedMore;
+        };
+        if first.is_none() {
+            let b1 = rest.get(1).copied().unwrap_or(0);
+            let ext = match b1 & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            let mask_at = 2 + ext;
+            let mask = if masked {
+                rest.get(mask_at..mask_at + 4)
+                    .map(|m| [m[0], m[1], m[2], m[3]])
+            } else {
+                None
+            };
+            let at = mask_at + if masked { 4 } else { 0 };
+            let have = rest.len().saturating_sub(at).min(total.saturating_sub(at));
+            first = Some((mask, i + at, have));
+        }
+        if total > rest.len() {
+            break;
+        }
+        frames += 1;
+        i += total;
+    }
+    let Some((mask, payload_at, payload_len)) = first else {
+        return FrameSniff::NeedMore;
+    };
+    FrameSniff::Frames {
+        masked,
+        frames,
+        tiles: i == b.len(),
+        mask,
+        payload_at,
+        payload_len,
+    }
+}
+
 /// Receiver of [`WsDirection`] events.
 pub trait WsDataSink {
     /// Application bytes of data frames (text/binary/continuation), unmasked
@@ -1053,10 +1169,14 @@ pub trait WsDataSink {
     fn frame(&mut self, h: &FrameHeader, end: &FrameEnd);
     /// Violations and notes (including `ws_inflate_*`).
     fn violation(&mut self, v: Violation);
-    /// Application bytes were lost (capture gap in a data payload, lost
-    /// sync, inflate error or limit, data of unknown compression): a byte
-    /// stream parser on top should resynchronize. Default: ignored.
-    fn data_lost(&mut self) {}
+    /// Application bytes were lost: `Some(n)` when exactly `n` bytes of an
+    /// uncompressed data payload are missing (a capture gap inside a frame,
+    /// framing still in sync: a byte-stream parser on top can skip them and
+    /// stay in sync); `None` when how much is unknown (lost framing, an
+    /// inflate error or limit, a gap in compressed data, data of unknown
+    /// compression): the parser on top should resynchronize.
+    /// Default: ignored.
+    fn data_gap(&mut self, _len: Option<u64>) {}
     /// A frame header was decoded. Default: ignored.
     fn frame_start(&mut self, _h: &FrameHeader) {}
 }
@@ -1125,7 +1245,7 @@ impl<S: WsDataSink + ?Sized> Adapter<'_, S> {
             message: e.to_string(),
             offset: h.offset,
         });
-        self.sink.data_lost();
+        self.sink.data_gap(None);
     }
 }
 
@@ -1166,7 +1286,7 @@ impl<S: WsDataSink + ?Sized> WsSink for Adapter<'_, S> {
         } else if h.message_opcode == 0 && self.st.inflater.is_some() {
             // continuation of a message whose start was not seen while
             // deflate is in use: it may be compressed; do not pass it on
-            self.sink.data_lost();
+            self.sink.data_gap(None);
         } else {
             self.sink.data(data);
         }
@@ -1213,7 +1333,7 @@ impl<S: WsDataSink + ?Sized> WsSink for Adapter<'_, S> {
             "ws_length_msb_set" => {
                 self.st.lose(true);
                 self.sink.violation(v);
-                self.sink.data_lost();
+                self.sink.data_gap(None);
             }
             // the open message is abandoned by a new data frame
             "ws_expected_continuation" => {
@@ -1221,7 +1341,7 @@ impl<S: WsDataSink + ?Sized> WsSink for Adapter<'_, S> {
                 self.st.lose(false);
                 self.sink.violation(v);
                 if had {
-                    self.sink.data_lost();
+                    self.sink.data_gap(None);
                 }
             }
             _ => self.sink.violation(v),
@@ -1246,6 +1366,24 @@ impl WsDirection {
             decoder: FrameDecoder::with_limits(from_client, deflate.is_some(), limits),
             st: DirState {
                 inflater,
+                text_utf8: Utf8Validator::default(),
+                check_text: false,
+                text_reported: false,
+                compressed_open: false,
+            },
+        }
+    }
+
+    /// A direction whose handshake was not captured: framing is found by
+    /// scanning (see [`FrameDecoder::midstream`]); compressed messages are
+    /// inflated as if without context takeover (the negotiated parameters are
+    /// unknown), so a message that refers to earlier ones fails to inflate
+    /// and is reported, never passed on as garbage.
+    pub fn midstream(from_client: bool, limits: WsLimits) -> Self {
+        WsDirection {
+            decoder: FrameDecoder::midstream(from_client, limits),
+            st: DirState {
+                inflater: Some(Inflater::new(true, limits.max_message_bytes)),
                 text_utf8: Utf8Validator::default(),
                 check_text: false,
                 text_reported: false,
@@ -1283,14 +1421,16 @@ impl WsDirection {
         if keeps {
             if in_data {
                 let open = self.st.compressed_open;
+                let compressed = self.decoder.current_frame().is_some_and(|h| h.compressed);
                 if let Some(inf) = self.st.inflater.as_mut().filter(|_| open) {
                     inf.abandon_message();
                 }
                 self.st.check_text = false;
-                sink.data_lost();
+                // Uncompressed payload: exactly `len` application bytes.
+                sink.data_gap((!compressed).then_some(len));
             }
         } else {
-            sink.data_lost();
+            sink.data_gap(None);
         }
         let mut a = Adapter {
             st: &mut self.st,
@@ -1711,7 +1851,7 @@ mod tests {
         fn violation(&mut self, v: Violation) {
             self.codes.push(v.code);
         }
-        fn data_lost(&mut self) {
+        fn data_gap(&mut self, _len: Option<u64>) {
             self.lost += 1;
         }
     }

@@ -1063,6 +1063,7 @@ mod tests {
                 sni: Some(XSS[1].into()),
                 alpn: Some(vec![XSS[2].into()]),
                 summary: XSS.iter().map(|x| format!("client \"{x}\"")).collect(),
+                ..Default::default()
             },
             upgrades: Vec::new(),
             events,

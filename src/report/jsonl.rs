@@ -460,8 +460,14 @@ impl<W: Write> Sink for Jsonl<W> {
             })
             .u64("retransmissions", m.retransmissions)
             .u64("out_of_order", m.out_of_order)
+            .u64("gap_bytes", m.gap_bytes)
+            .u64("acked_unseen", m.acked_unseen)
+            .u64("after_end_bytes", m.after_end_bytes)
             .str("protocol", p.protocol)
             .bool("evicted", m.evicted);
+        if p.websocket_midstream {
+            o.bool("websocket_midstream", true);
+        }
         if p.protocol == "tls" {
             o.opt_str("sni", p.sni.as_deref());
             match &p.alpn {

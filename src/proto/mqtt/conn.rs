@@ -693,6 +693,45 @@ impl MqttConn {
         }
     }
 
+    /// An unknown number of bytes of `dir`'s stream were lost (a hole inside
+    /// compressed WebSocket data, lost WebSocket framing): the partial packet,
+    /// if any, is reported and dropped, and the decoder resynchronises on the
+    /// next plausible fixed header.
+    pub fn lost(&mut self, dir: Dir, sink: &mut dyn FnMut(Event<'_>)) {
+        let at = self.stream_offset(dir);
+        self.stream_anomaly(
+            dir,
+            "mqtt_gap",
+            format!("bytes of unknown length missing from the stream at offset {at}"),
+            at,
+            sink,
+        );
+        let st = self.dir_mut(dir);
+        let have = st.buf.len() as u64;
+        let off = st.consumed;
+        let in_resync = st.resync.is_some();
+        st.skip = 0;
+        st.buf.clear();
+        add(&mut st.consumed, have);
+        if let Some(r) = st.resync.as_mut() {
+            add(&mut r.skipped, have);
+        } else {
+            st.resync = Some(Resync {
+                skipped: 0,
+                reason: "after a capture gap",
+            });
+        }
+        if have > 0 && !in_resync {
+            self.stream_anomaly(
+                dir,
+                "mqtt_truncated_packet",
+                format!("partial packet ({have} bytes) at offset {off} lost in a gap; dropped"),
+                off,
+                sink,
+            );
+        }
+    }
+
     /// End of the connection (or of the capture): report incomplete packets
     /// and the session state left open. Idempotent.
     pub fn end(&mut self, sink: &mut dyn FnMut(Event<'_>)) {

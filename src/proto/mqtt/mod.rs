@@ -32,6 +32,18 @@ mod tests_diff;
 
 pub use conn::{Event, FlowCounts, MqttConn, SessionFinding, Summary, TopicCount};
 pub use decode::{decode_packet, decode_packet_with, parse_fixed_header, FixedHeader};
+
+/// Does a plausible MQTT control packet start at `b[0]` (valid type and
+/// flags, a sane Remaining Length and a body that fits the type)? `None`
+/// when more bytes are needed to say. Used to recognise MQTT in a stream
+/// whose start was not captured.
+pub fn plausible_start(b: &[u8]) -> Option<bool> {
+    match decode::plausible_at(b, None, &MqttLimits::default()) {
+        decode::Plausible::Yes => Some(true),
+        decode::Plausible::No => Some(false),
+        decode::Plausible::NeedMore => None,
+    }
+}
 pub use names::{
     connack_return_code_meaning, msg_name, prop, property_key, property_name, reason_code_name,
 };
