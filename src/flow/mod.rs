@@ -755,6 +755,20 @@ fn report_tcp_findings(meta: &ConnMeta, out: &mut dyn Sink) {
             .hint("The first copy was used. Differing retransmissions point at a broken middlebox or deliberate evasion."),
         );
     }
+    if meta.after_end_bytes > 0 {
+        out.finding(
+            &Finding::new(
+                "tcp_data_after_close",
+                Severity::Info,
+                format!(
+                    "{} payload byte(s) were sent after the connection's FIN or RST; they were not decoded",
+                    meta.after_end_bytes
+                ),
+            )
+            .stream(meta.stream)
+            .hint("A sender does not send data after its own FIN, and a receiver discards data after a reset: these bytes never reached the application. Look at who closed the connection and when."),
+        );
+    }
     if meta.reasm_limit_hits > 0 {
         out.finding(
             &Finding::new(

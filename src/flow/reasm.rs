@@ -551,8 +551,14 @@ impl Reassembly {
         let start = me.offset_of(seq);
         let end = start.saturating_add(i64::from(claimed));
         if me.ended {
-            if !s.rst && end > me.off as i64 {
-                note.after_end = (end - me.off as i64) as u64;
+            if s.rst {
+                // What the other direction sent so far is all it will send.
+                if peer.end_at.is_none() {
+                    peer.end_at = Some((peer.high.max(peer.off), EndKind::Rst));
+                }
+                self.check_ends(s.frame, s.ts, emit);
+            } else if claimed > 0 && end > me.off as i64 {
+                note.after_end = (end - start.max(me.off as i64)) as u64;
             }
             return note;
         }
