@@ -1,8 +1,9 @@
 //! One capture file through the whole pipeline:
-//! capture -> wire -> flow -> stream -> sink.
+//! capture -> wire -> flow -> stream -> diagnose -> report.
 
 use crate::capture::{self, CaptureError, CaptureErrorKind, CaptureLimits, Linktype, Ts};
-use crate::event::{CaptureSummary, Finding, Severity, Sink};
+use crate::diagnose::{DecodeIssues, Diagnoser, Report, Status};
+use crate::event::{CaptureSummary, RecordSink};
 use crate::flow::{Defrag, FlowLimits, FlowTable};
 use crate::stream::Stack;
 use crate::wire::{self, Decoded};
@@ -18,147 +19,50 @@ pub struct Options {
 }
 
 /// How a file went.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// The file could not be read (fully): an `error` record was emitted.
     pub error: bool,
     /// Findings of severity warning or error.
     pub problems: u64,
+    /// The verdict's status.
+    pub status: Status,
 }
 
-/// Failed upgrade attempts of one client at one server (bounded).
-#[derive(Default)]
-struct Attempts {
-    count: u64,
-    /// (stream, request frame) of the first attempts.
-    first: Vec<(u64, u64)>,
-    first_ts: Option<Ts>,
-    last_ts: Option<Ts>,
-}
-
-/// Client/server pairs followed for `device_retry` (beyond: not followed).
-const MAX_RETRY_PAIRS: usize = 4096;
-
-/// Forwards to another sink, remembers problems, and notices a device
-/// retrying a failing WebSocket upgrade.
-struct Counting<'a> {
-    inner: &'a mut dyn Sink,
-    problems: u64,
-    error: bool,
-    /// Failed WebSocket upgrades per (client ip, server).
-    failed_upgrades: BTreeMap<(String, String), Attempts>,
-}
-
-impl Counting<'_> {
-    fn new(inner: &mut dyn Sink) -> Counting<'_> {
-        Counting {
-            inner,
+impl Outcome {
+    /// A file that could not be analysed at all.
+    pub fn failed() -> Outcome {
+        Outcome {
+            error: true,
             problems: 0,
-            error: false,
-            failed_upgrades: BTreeMap::new(),
+            status: Status::Unreadable,
         }
-    }
-
-    /// One `device_retry` finding per client and server with 3+ failed attempts.
-    fn report_retries(&mut self) {
-        let retries = std::mem::take(&mut self.failed_upgrades);
-        for ((client, server), a) in retries {
-            if a.count < 3 {
-                continue;
-            }
-            let first = a.first_ts.map(|t| t.as_f64()).unwrap_or(0.0);
-            let last = a.last_ts.map(|t| t.as_f64()).unwrap_or(0.0);
-            let every = (last - first) / (a.count - 1) as f64;
-            let frames: Vec<u64> = a.first.iter().map(|x| x.1).collect();
-            let streams: Vec<String> = a.first.iter().map(|x| x.0.to_string()).collect();
-            let f = Finding {
-                code: "device_retry",
-                severity: Severity::Info,
-                stream: None,
-                frames,
-                message: format!(
-                    "{client} retried the WebSocket upgrade to {server} {} times, every ~{every:.1} s (tcp.stream {}{})",
-                    a.count,
-                    streams.join(", "),
-                    if a.count as usize > a.first.len() { ", ..." } else { "" }
-                ),
-                hint: Some("The device keeps retrying the same refused request: the fix is on the server side (see the other findings).".into()),
-            };
-            self.inner.finding(&f);
-        }
-    }
-}
-
-impl Sink for Counting<'_> {
-    fn connection(&mut self, meta: &crate::flow::ConnMeta, proto: &crate::event::ConnProto) {
-        self.inner.connection(meta, proto)
-    }
-    fn finding(&mut self, f: &Finding) {
-        if f.severity >= Severity::Warning {
-            self.problems += 1;
-        }
-        self.inner.finding(f)
-    }
-    fn capture(&mut self, c: &CaptureSummary) {
-        self.inner.capture(c)
-    }
-    fn error(&mut self, message: &str, offset: Option<u64>) {
-        self.error = true;
-        self.inner.error(message, offset)
-    }
-    fn record(&mut self, r: &crate::stream::Record<'_>) {
-        if let crate::stream::Record::Upgrade { meta, info } = r {
-            let failed = info.websocket
-                && info.handshake.outcome != crate::proto::handshake::Outcome::Accepted;
-            let key = (meta.client.ip.to_string(), meta.server.to_string());
-            if failed
-                && (self.failed_upgrades.len() < MAX_RETRY_PAIRS
-                    || self.failed_upgrades.contains_key(&key))
-            {
-                let a = self.failed_upgrades.entry(key).or_default();
-                a.count += 1;
-                if a.first.len() < 20 {
-                    a.first.push((meta.stream, info.request_frame));
-                }
-                a.first_ts.get_or_insert(meta.first_ts);
-                a.last_ts = Some(meta.first_ts);
-            }
-        }
-        self.inner.record(r)
     }
 }
 
 /// Analyse the capture at `path` (`-` is standard input).
-pub fn analyze_path(path: &Path, opts: &Options, sink: &mut dyn Sink) -> Outcome {
+pub fn analyze_path(path: &Path, opts: &Options, sink: &mut dyn Report) -> Outcome {
     match capture::open(path, opts.capture.clone()) {
         Ok(reader) => analyze_reader(reader, opts, sink),
         Err(e) => {
-            let mut c = Counting::new(sink);
-            report_open_error(&e, &mut c);
-            Outcome {
-                error: true,
-                problems: c.problems,
-            }
+            report_open_error(&e, sink);
+            Outcome::failed()
         }
     }
 }
 
 /// Analyse capture bytes already in memory (tests, fuzzing).
-pub fn analyze_bytes(bytes: &[u8], opts: &Options, sink: &mut dyn Sink) -> Outcome {
+pub fn analyze_bytes(bytes: &[u8], opts: &Options, sink: &mut dyn Report) -> Outcome {
     match capture::CaptureReader::new(bytes, opts.capture.clone()) {
         Ok(reader) => analyze_reader(reader, opts, sink),
         Err(e) => {
-            let mut c = Counting::new(sink);
-            report_open_error(&e, &mut c);
-            Outcome {
-                error: true,
-                problems: c.problems,
-            }
+            report_open_error(&e, sink);
+            Outcome::failed()
         }
     }
 }
 
-fn report_open_error(e: &CaptureError, sink: &mut dyn Sink) {
+fn report_open_error(e: &CaptureError, sink: &mut dyn Report) {
     let offset = match e.kind {
         CaptureErrorKind::Io(_) if e.offset == 0 => None,
         _ => Some(e.offset),
@@ -170,9 +74,9 @@ fn report_open_error(e: &CaptureError, sink: &mut dyn Sink) {
 pub fn analyze_reader<R: Read>(
     mut reader: capture::CaptureReader<R>,
     opts: &Options,
-    sink: &mut dyn Sink,
+    sink: &mut dyn Report,
 ) -> Outcome {
-    let mut sink = Counting::new(sink);
+    let mut diag = Diagnoser::new(sink);
     let mut table: FlowTable<Stack> = FlowTable::new(opts.flow.clone(), Box::new(Stack::default));
     let mut defrag = Defrag::default();
     let mut packets = 0u64;
@@ -198,7 +102,9 @@ pub fn analyze_reader<R: Read>(
         }
         last_ts = Some(rec.ts);
         match wire::decode(rec.linktype, rec.data, rec.orig_len) {
-            Decoded::Tcp(seg) => table.segment(rec.frame, rec.ts, &seg, &mut sink),
+            Decoded::Tcp(seg) => {
+                table.segment(rec.frame, rec.ts, &seg, &mut diag as &mut dyn RecordSink)
+            }
             Decoded::Fragment(f) => {
                 if let Some(whole) = defrag.add(
                     &opts.flow.defrag,
@@ -211,7 +117,9 @@ pub fn analyze_reader<R: Read>(
                     rec.ts,
                 ) {
                     match wire::tcp_from_reassembled(f.src, f.dst, &whole) {
-                        Decoded::Tcp(seg) => table.segment(rec.frame, rec.ts, &seg, &mut sink),
+                        Decoded::Tcp(seg) => {
+                            table.segment(rec.frame, rec.ts, &seg, &mut diag as &mut dyn RecordSink)
+                        }
                         Decoded::Malformed(w) => {
                             let e = malformed.entry(w).or_insert((0, rec.frame));
                             e.0 += 1;
@@ -231,61 +139,27 @@ pub fn analyze_reader<R: Read>(
             Decoded::Other => {}
         }
     }
-    table.finish_all(&mut sink);
-    sink.report_retries();
-
-    for (lt, (n, first)) in &unsupported {
-        sink.finding(
-            &Finding::new(
-                "capture_unsupported_linktype",
-                Severity::Warning,
-                format!("{n} packet(s) of link type {lt} were not decoded (first: frame {first})"),
-            )
-            .frames([*first])
-            .hint("wsdoctor decodes Ethernet, Linux cooked (SLL, SLL2), BSD loopback and raw IP. Capture on an interface with one of those link types."),
-        );
-    }
-    for (what, (n, first)) in &malformed {
-        sink.finding(
-            &Finding::new(
-                "capture_malformed_packet",
-                Severity::Info,
-                format!("{n} packet(s) skipped: {what} (first: frame {first})"),
-            )
-            .frames([*first]),
-        );
-    }
-    if defrag.dropped > 0 {
-        sink.finding(&Finding::new(
-            "ip_fragments_dropped",
-            Severity::Info,
-            format!(
-                "{} fragmented IPv4 datagram(s) could not be reassembled (incomplete, expired or over the limit)",
-                defrag.dropped
-            ),
-        ));
-    }
-    for w in &reader.warnings {
-        sink.finding(&Finding::new(
-            "capture_warning",
-            Severity::Info,
-            format!("at byte {}: {}", w.offset, w.message),
-        ));
-    }
-    if let Some(off) = reader.truncated_at {
-        sink.finding(
-            &Finding::new(
-                "capture_truncated",
-                Severity::Warning,
-                format!(
-                    "the file ends inside a record at byte {off}; the {packets} complete packet(s) before it were analysed"
-                ),
-            )
-            .hint("The file was cut short (copy interrupted, or the capture was still being written). Ask for the complete file."),
-        );
-    }
+    diag.capture_ends(last_ts);
+    table.finish_all(&mut diag as &mut dyn RecordSink);
+    let issues = DecodeIssues {
+        unsupported: unsupported
+            .iter()
+            .map(|(lt, (n, first))| (*lt, *n, *first))
+            .collect(),
+        malformed: malformed
+            .iter()
+            .map(|(w, (n, first))| (*w, *n, *first))
+            .collect(),
+        fragments_dropped: defrag.dropped,
+        warnings: reader
+            .warnings
+            .iter()
+            .map(|w| (w.offset, w.message.clone()))
+            .collect(),
+        truncated_at: reader.truncated_at,
+    };
     if let Some(e) = &fatal {
-        sink.error(&e.to_string(), Some(e.offset));
+        diag.error(&e.to_string(), Some(e.offset));
     }
     let summary = CaptureSummary {
         format: reader.format(),
@@ -297,9 +171,10 @@ pub fn analyze_reader<R: Read>(
         streams: table.streams(),
         complete: reader.truncated_at.is_none() && fatal.is_none(),
     };
-    sink.capture(&summary);
+    let done = diag.finish(&summary, &issues);
     Outcome {
-        error: sink.error,
-        problems: sink.problems,
+        error: done.error,
+        problems: done.problems,
+        status: done.verdict.status,
     }
 }

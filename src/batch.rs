@@ -6,7 +6,7 @@
 //! bad file is an error row for that file; the batch goes on.
 
 use crate::analyze::{analyze_path, Options, Outcome};
-use crate::event::Sink;
+use crate::diagnose::Report;
 use crate::report::jsonl::{Jsonl, RenderOpts};
 use crate::report::model::CaptureReport;
 use std::io::{self, Read, Seek, Write};
@@ -132,20 +132,14 @@ pub struct Input {
     pub walk_error: Option<String>,
 }
 
-fn run_one(input: &Input, opts: &Options, sink: &mut dyn Sink) -> Outcome {
+fn run_one(input: &Input, opts: &Options, sink: &mut dyn Report) -> Outcome {
     if let Some(e) = &input.walk_error {
         sink.error(e, None);
-        return Outcome {
-            error: true,
-            problems: 0,
-        };
+        return Outcome::failed();
     }
     if input.path.is_dir() {
         sink.error("is a directory without capture files", None);
-        return Outcome {
-            error: true,
-            problems: 0,
-        };
+        return Outcome::failed();
     }
     // A panic is a bug; it must not take the rest of the batch with it.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -158,10 +152,7 @@ fn run_one(input: &Input, opts: &Options, sink: &mut dyn Sink) -> Outcome {
                 "internal error while analysing this file (please report it with the capture)",
                 None,
             );
-            Outcome {
-                error: true,
-                problems: 0,
-            }
+            Outcome::failed()
         }
     }
 }
@@ -199,10 +190,7 @@ pub fn run(
                         return (
                             i,
                             Produced::Jsonl(spool_from(err.into_inner())),
-                            Outcome {
-                                error: true,
-                                problems: o.problems,
-                            },
+                            Outcome { error: true, ..o },
                         );
                     }
                     o

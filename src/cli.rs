@@ -1,6 +1,6 @@
 //! Command line: `wsdoctor analyze`, `wsdoctor completions`, `wsdoctor man`.
 //!
-//! Exit codes: 0 nothing wrong found, 1 problems found, 2 a file could not
+//! Exit codes: 0 every attempt succeeded, 1 problems found or a capture cannot
 //! be analysed (or bad usage).
 
 use crate::analyze::{Options, Outcome};
@@ -17,7 +17,7 @@ const EXAMPLES: &str = "Examples:
   wsdoctor report --html report.html captures/
   tcpdump -i eth0 -w - -U 'port 80' | wsdoctor analyze -
 
-Exit codes: 0 nothing wrong found, 1 problems found, 2 a file could not be analysed.";
+Exit codes: 0 every attempt succeeded, 1 problems found or the capture cannot decide, 2 a file could not be analysed.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -264,10 +264,16 @@ fn progress_bar(c: &Common, n: usize) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
+/// 2 when a file could not be analysed; 1 when problems were found or a
+/// capture cannot decide (its headline is not a ✓); 0 when every attempt
+/// the captures show succeeded.
 fn exit_code(outcomes: &[Outcome]) -> u8 {
     if outcomes.iter().any(|o| o.error) {
         2
-    } else if outcomes.iter().any(|o| o.problems > 0) {
+    } else if outcomes
+        .iter()
+        .any(|o| o.problems > 0 || o.status != crate::diagnose::Status::Ok)
+    {
         1
     } else {
         0
@@ -304,11 +310,8 @@ fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
             let name = inputs[0].path.to_string_lossy().into_owned();
             let mut sink = crate::report::jsonl::Jsonl::with_opts(&mut out, &name, ro.clone());
             let o = if let Some(e) = &inputs[0].walk_error {
-                crate::event::Sink::error(&mut sink, e, None);
-                Outcome {
-                    error: true,
-                    problems: 0,
-                }
+                crate::diagnose::Report::error(&mut sink, e, None);
+                Outcome::failed()
             } else {
                 crate::analyze::analyze_path(&inputs[0].path, &opts, &mut sink)
             };

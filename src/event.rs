@@ -1,105 +1,13 @@
-//! `event`: the typed records every layer reports, and the sink they go to.
-//! Reports (`report::*`) implement [`Sink`]; nothing is buffered here.
+//! `event`: the typed records the protocol stack reports, and the sink they
+//! go to. Records say what was seen; what it means (findings, verdicts) is
+//! decided by `diagnose`, one stage above. Nothing is buffered here.
 
 use crate::capture::{Format, Linktype, Ts};
-use crate::flow::ConnMeta;
-
-/// Severity of a finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-/// A diagnosis: stable code, evidence frames, what was seen, what to do.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
-    pub code: &'static str,
-    pub severity: Severity,
-    pub stream: Option<u64>,
-    pub frames: Vec<u64>,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl Finding {
-    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Finding {
-        Finding {
-            code,
-            severity,
-            stream: None,
-            frames: Vec::new(),
-            message: message.into(),
-            hint: None,
-        }
-    }
-    pub fn stream(mut self, s: u64) -> Self {
-        self.stream = Some(s);
-        self
-    }
-    pub fn frames(mut self, f: impl IntoIterator<Item = u64>) -> Self {
-        self.frames = f.into_iter().collect();
-        self
-    }
-    pub fn hint(mut self, h: impl Into<String>) -> Self {
-        self.hint = Some(h.into());
-        self
-    }
-
-    /// The hint to show: the finding's own, else the cause and remedy
-    /// common to its family of codes. Every finding says what to do.
-    pub fn hint_or_default(&self) -> &str {
-        match &self.hint {
-            Some(h) => h,
-            None => default_hint(self.code),
-        }
-    }
-
-    /// A Wireshark display filter showing the evidence.
-    pub fn filter(&self) -> Option<String> {
-        let frames = match self.frames.len() {
-            0 => None,
-            1 => Some(format!("frame.number == {}", self.frames[0])),
-            _ => {
-                let list: Vec<String> = self.frames.iter().map(|f| f.to_string()).collect();
-                Some(format!("frame.number in {{{}}}", list.join(" ")))
-            }
-        };
-        match (self.stream, frames) {
-            (Some(s), Some(f)) => Some(format!("tcp.stream eq {s} && {f}")),
-            (Some(s), None) => Some(format!("tcp.stream eq {s}")),
-            (None, f) => f,
-        }
-    }
-}
-
-/// Cause and remedy for codes without a specific hint, by family.
-pub fn default_hint(code: &str) -> &'static str {
-    if code.starts_with("ws_") {
-        "The side that sent this frame breaks RFC 6455 here; wsdoctor decoded on. Update or reconfigure that side's WebSocket library, and check any proxy in between."
-    } else if code.starts_with("mqtt_") {
-        "The side that sent this packet breaks the MQTT specification here; wsdoctor decoded on at the next packet. Check that side's firmware or MQTT library version."
-    } else if code.starts_with("http_") {
-        "The HTTP stream could not be followed here; the rest of that direction was not decoded. A capture without gaps (and without snaplen) from closer to the server helps."
-    } else if code.starts_with("capture_") || code.starts_with("ip_") {
-        "The capture file itself is incomplete or unusual here; what could be read was analysed. Ask for the original, complete capture (dumpcap or tcpdump -w, no snaplen)."
-    } else if code.starts_with("tcp_") {
-        "The capture lost or mangled TCP data here; decoding resumed after it. Capture with a larger buffer and no snaplen, as close to one end as possible."
-    } else {
-        "See docs/findings.md for what this finding means."
-    }
-}
+use crate::flow::{ConnMeta, Dir, FlowOut};
+use crate::proto::handshake::UpgradeInfo;
+use crate::proto::http::Request;
+use crate::proto::mqtt::{self, SessionFinding};
+use crate::proto::ws::{FrameEnd, FrameHeader};
 
 /// Summary of a capture file, emitted once at its end.
 #[derive(Clone, Debug)]
@@ -114,26 +22,143 @@ pub struct CaptureSummary {
     pub complete: bool,
 }
 
-/// What the protocol layers learnt of a connection (for its record).
+/// The layer a protocol anomaly was found in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Http,
+    WebSocket,
+    Mqtt,
+    Tls,
+}
+
+/// How a direction's first bytes looked (what each side opened with).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Opening {
+    /// No payload in this direction.
+    #[default]
+    Nothing,
+    HttpRequest,
+    HttpResponse,
+    TlsClientHello,
+    /// A TLS record that is not a ClientHello; `content_type` 21 is an alert.
+    TlsRecord {
+        content_type: u8,
+    },
+    MqttConnect,
+    Mqtt,
+    WebSocket,
+    Other,
+}
+
+/// A WebSocket Close frame (or its absence) of one direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsClose {
+    pub frame: u64,
+    pub ts: Ts,
+    pub code: Option<u16>,
+    pub reason: Option<String>,
+}
+
+/// What a connection's MQTT session showed.
 #[derive(Clone, Debug, Default)]
-pub struct ConnProto {
+pub struct MqttFacts {
+    /// `tcp` or `websocket`.
+    pub transport: &'static str,
+    pub summary: mqtt::Summary,
+    /// The first CONNECT (frame, time).
+    pub connect: Option<(u64, Ts)>,
+    /// The first CONNACK (frame, time, return/reason code).
+    pub connack: Option<(u64, Ts, u8)>,
+    /// DISCONNECT per direction (frame, time, reason code; 0 for MQTT 3).
+    pub disconnect: [Option<(u64, Ts, u8)>; 2],
+    /// The last packet per direction (frame, time).
+    pub last_packet: [Option<(u64, Ts)>; 2],
+}
+
+/// What the protocol stack learnt of a connection, reported once when its
+/// protocol layers finish.
+#[derive(Clone, Debug, Default)]
+pub struct ConnSummary {
     /// `websocket`, `mqtt`, `http`, `tls` or `unknown`.
     pub protocol: &'static str,
     pub sni: Option<String>,
     pub alpn: Option<Vec<String>>,
     /// WebSocket recognised from its frames; the handshake was not captured.
     pub websocket_midstream: bool,
+    /// What each direction (c2s, s2c) opened with.
+    pub opening: [Opening; 2],
+    /// The first line of each direction when it opened with HTTP.
+    pub first_line: [Option<String>; 2],
+    /// HTTP requests and responses seen.
+    pub http: (u64, u64),
+    /// WebSocket frames per direction.
+    pub ws_frames: [u64; 2],
+    /// WebSocket Close frame per direction.
+    pub ws_close: [Option<WsClose>; 2],
+    pub mqtt: Option<MqttFacts>,
     /// Human summary lines (handshake, WebSocket, MQTT) for the text report.
     pub summary: Vec<String>,
 }
 
-/// Receives the records of one capture, in the order they happen.
-pub trait Sink {
-    fn connection(&mut self, meta: &ConnMeta, proto: &ConnProto);
-    fn finding(&mut self, f: &Finding);
-    fn capture(&mut self, c: &CaptureSummary);
-    /// The file could not be (fully) read.
-    fn error(&mut self, message: &str, offset: Option<u64>);
-    /// Higher-layer records (upgrade, ws, mqtt) as prepared JSON-able items.
-    fn record(&mut self, _r: &crate::stream::Record<'_>) {}
+/// Records of the protocol layers, as the sink receives them.
+#[derive(Debug)]
+pub enum Record<'a> {
+    /// One HTTP request carrying `Upgrade`, with its answer (or none).
+    Upgrade {
+        meta: &'a ConnMeta,
+        info: &'a UpgradeInfo,
+    },
+    /// One HTTP request (any, with or without `Upgrade`).
+    HttpRequest {
+        meta: &'a ConnMeta,
+        frame: u64,
+        ts: Ts,
+        req: &'a Request,
+    },
+    /// One WebSocket frame (when its last byte arrived).
+    Ws {
+        meta: &'a ConnMeta,
+        dir: Dir,
+        frame: u64,
+        ts: Ts,
+        h: &'a FrameHeader,
+        end: &'a FrameEnd,
+    },
+    /// One MQTT control packet.
+    Mqtt {
+        meta: &'a ConnMeta,
+        dir: Dir,
+        frame: u64,
+        ts: Ts,
+        transport: &'static str,
+        level: Option<u8>,
+        p: &'a mqtt::Packet<'a>,
+    },
+    /// A protocol violation or decoder note (stable `code`, what was seen).
+    Anomaly {
+        meta: &'a ConnMeta,
+        layer: Layer,
+        dir: Option<Dir>,
+        frame: u64,
+        code: &'static str,
+        message: &'a str,
+    },
+    /// A fact about an MQTT session's flow (refused CONNECT, keep-alive
+    /// exceeded, unfinished QoS exchange, server DISCONNECT...).
+    MqttSession {
+        meta: &'a ConnMeta,
+        frame: u64,
+        f: &'a SessionFinding,
+    },
+    /// The connection's protocol layers finished.
+    Summary {
+        meta: &'a ConnMeta,
+        s: &'a ConnSummary,
+    },
+}
+
+/// Receives the records of one capture in the order they happen, and the
+/// connection table's events.
+pub trait RecordSink: FlowOut {
+    fn record(&mut self, r: &Record<'_>);
 }

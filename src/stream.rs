@@ -11,43 +11,19 @@
 //! request are held until the response decides what they are.
 
 use crate::capture::Ts;
-use crate::diagnose::{self, UpgradeInfo};
-use crate::event::{ConnProto, Finding, Severity, Sink};
+use crate::event::{
+    ConnSummary, Layer as RecLayer, MqttFacts, Opening, Record, RecordSink, WsClose,
+};
 use crate::flow::{Chunk, ConnEnd, ConnMeta, Dir, Handler};
-use crate::proto::handshake::{self, Outcome};
+use crate::proto::handshake::{self, Outcome, UpgradeInfo};
 use crate::proto::http::{self, BodyKind, BodySkipper, Head, HttpLimits, Request, Response};
 use crate::proto::mqtt::{self, MqttConn, MqttLimits};
+use crate::proto::server::identify_server;
 use crate::proto::tls;
 use crate::proto::ws::{
     self, FrameEnd, FrameHeader, FrameSniff, Violation, WsDataSink, WsDirection, WsLimits,
 };
 use std::collections::VecDeque;
-
-/// Records of the protocol layers, as the sink receives them.
-#[derive(Debug)]
-pub enum Record<'a> {
-    Upgrade {
-        meta: &'a ConnMeta,
-        info: &'a UpgradeInfo,
-    },
-    Ws {
-        meta: &'a ConnMeta,
-        dir: Dir,
-        frame: u64,
-        ts: Ts,
-        h: &'a FrameHeader,
-        end: &'a FrameEnd,
-    },
-    Mqtt {
-        meta: &'a ConnMeta,
-        dir: Dir,
-        frame: u64,
-        ts: Ts,
-        transport: &'static str,
-        level: Option<u8>,
-        p: &'a mqtt::Packet<'a>,
-    },
-}
 
 /// What the first bytes of a direction look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,8 +158,10 @@ fn sniff_websocket(b: &[u8]) -> Sniff {
             if let Some(m) = mask {
                 ws::unmask(&mut p, m, 0);
             }
+            // MQTT inside is what makes a mid-stream WebSocket worth
+            // decoding, and what keeps other binary protocols out.
             let mqtt = mqtt::plausible_start(&p);
-            if frames >= 2 || (mqtt == Some(true) && (tiles || frames == 0)) {
+            if mqtt == Some(true) && (frames >= 2 || tiles || frames == 0) {
                 Sniff::WebSocket { masked }
             } else if mqtt.is_none() && b.len() < 16 {
                 Sniff::NeedMore
@@ -191,6 +169,27 @@ fn sniff_websocket(b: &[u8]) -> Sniff {
                 Sniff::Unknown
             }
         }
+    }
+}
+
+/// What a direction's first bytes are, for the connection's summary.
+fn opening_of(b: &[u8]) -> Opening {
+    match sniff(b) {
+        Sniff::HttpRequest => Opening::HttpRequest,
+        Sniff::HttpResponse => Opening::HttpResponse,
+        Sniff::MqttConnect => Opening::MqttConnect,
+        Sniff::Mqtt => Opening::Mqtt,
+        Sniff::TlsClientHello => Opening::TlsClientHello,
+        Sniff::Tls => Opening::TlsRecord {
+            content_type: b.first().copied().unwrap_or(0),
+        },
+        Sniff::WebSocket { .. } => Opening::WebSocket,
+        Sniff::Unknown | Sniff::NeedMore => match b.first() {
+            Some(&t @ 0x14..=0x17) if b.get(1) == Some(&3) => {
+                Opening::TlsRecord { content_type: t }
+            }
+            _ => Opening::Other,
+        },
     }
 }
 
@@ -231,87 +230,32 @@ fn looks_like_mqtt(b: &[u8]) -> bool {
     i == b.len() && n >= 1 && b.len() >= 2
 }
 
-/// Violations and anomalies of one connection, aggregated per code.
+/// What the protocol layers learnt of a connection besides its records.
 #[derive(Default)]
-struct Issues {
-    v: Vec<Issue>,
+struct Facts {
+    mqtt: MqttFacts,
+    ws_close: [Option<WsClose>; 2],
 }
 
-struct Issue {
+/// Report a protocol anomaly.
+#[allow(clippy::too_many_arguments)]
+fn anomaly(
+    out: &mut dyn RecordSink,
+    meta: &ConnMeta,
+    layer: RecLayer,
+    dir: Option<Dir>,
+    frame: u64,
     code: &'static str,
-    severity: Severity,
-    count: u64,
-    frames: Vec<u64>,
-    message: String,
-}
-
-impl Issues {
-    fn add(
-        &mut self,
-        code: &'static str,
-        severity: Severity,
-        frame: u64,
-        message: impl FnOnce() -> String,
-    ) {
-        if let Some(i) = self.v.iter_mut().find(|i| i.code == code) {
-            i.count += 1;
-            if i.frames.len() < 10 && i.frames.last() != Some(&frame) {
-                i.frames.push(frame);
-            }
-            return;
-        }
-        if self.v.len() < 64 {
-            self.v.push(Issue {
-                code,
-                severity,
-                count: 1,
-                frames: vec![frame],
-                message: message(),
-            });
-        }
-    }
-
-    fn flush(&mut self, meta: &ConnMeta, out: &mut dyn Sink) {
-        for i in self.v.drain(..) {
-            let msg = if i.count > 1 {
-                format!("{} ({} times)", i.message, i.count)
-            } else {
-                i.message
-            };
-            let mut f = Finding::new(i.code, i.severity, msg)
-                .stream(meta.stream)
-                .frames(i.frames);
-            if let Some(h) = issue_hint(i.code) {
-                f = f.hint(h);
-            }
-            out.finding(&f);
-        }
-    }
-}
-
-fn issue_hint(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "ws_client_frame_unmasked" => "RFC 6455 requires clients to mask every frame; servers must close such connections. Update the client's WebSocket library.",
-        "ws_server_frame_masked" => "RFC 6455 forbids masking server frames; clients must close such connections.",
-        "ws_inflate_limit" => "A compressed message inflated past the configured cap (possible deflate bomb); the rest of the message was not decoded.",
-        "mqtt_packet_too_large" => "A packet exceeded the configured maximum; its header was reported and its body skipped.",
-        "ws_gap_lost_sync" | "mqtt_resync" | "mqtt_gap" => "Bytes were missing from the capture; decoding resynchronised on the next plausible header.",
-        _ => return None,
-    })
-}
-
-fn ws_severity(code: &str) -> Severity {
-    match code {
-        "ws_gap_in_payload" | "ws_resynced" | "ws_gap_lost_sync" => Severity::Info,
-        _ => Severity::Warning,
-    }
-}
-
-fn mqtt_severity(code: &str) -> Severity {
-    match code {
-        "mqtt_gap" | "mqtt_resync" => Severity::Info,
-        _ => Severity::Warning,
-    }
+    message: &str,
+) {
+    out.record(&Record::Anomaly {
+        meta,
+        layer,
+        dir,
+        frame,
+        code,
+        message,
+    });
 }
 
 fn mqtt_dir(d: Dir) -> mqtt::Dir {
@@ -329,7 +273,7 @@ fn flow_dir(d: mqtt::Dir) -> Dir {
 }
 
 /// Where a record is being produced.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, Default)]
 struct At {
     frame: u64,
     ts: Ts,
@@ -338,8 +282,8 @@ struct At {
 #[allow(clippy::too_many_arguments)]
 fn mqtt_event(
     ev: mqtt::Event<'_>,
-    out: &mut dyn Sink,
-    issues: &mut Issues,
+    out: &mut dyn RecordSink,
+    facts: &mut Facts,
     meta: &ConnMeta,
     at: At,
     transport: &'static str,
@@ -347,14 +291,29 @@ fn mqtt_event(
 ) {
     match ev {
         mqtt::Event::Packet(d, p) => {
-            for a in &p.anomalies {
-                issues.add(a.code, mqtt_severity(a.code), at.frame, || {
-                    a.message.clone()
-                });
+            let dir = flow_dir(d);
+            let m = &mut facts.mqtt;
+            let here = (at.frame, at.ts);
+            match p.msg_type {
+                1 => {
+                    m.connect.get_or_insert(here);
+                }
+                2 if m.connack.is_none() => {
+                    m.connack = Some((at.frame, at.ts, p.reason_code().unwrap_or(0)));
+                }
+                14 => {
+                    m.disconnect[dir.idx()].get_or_insert((
+                        at.frame,
+                        at.ts,
+                        p.reason_code().unwrap_or(0),
+                    ));
+                }
+                _ => {}
             }
+            m.last_packet[dir.idx()] = Some(here);
             out.record(&Record::Mqtt {
                 meta,
-                dir: flow_dir(d),
+                dir,
                 frame: at.frame,
                 ts: at.ts,
                 transport,
@@ -362,42 +321,30 @@ fn mqtt_event(
                 p,
             });
         }
-        mqtt::Event::Anomaly(_, a) => issues.add(a.code, mqtt_severity(a.code), at.frame, || {
-            a.message.clone()
+        mqtt::Event::Anomaly(d, a) => anomaly(
+            out,
+            meta,
+            RecLayer::Mqtt,
+            Some(flow_dir(d)),
+            at.frame,
+            a.code,
+            &a.message,
+        ),
+        mqtt::Event::Finding(f) => out.record(&Record::MqttSession {
+            meta,
+            frame: at.frame,
+            f: &f,
         }),
-        mqtt::Event::Finding(f) => {
-            let mut sev = match f.severity {
-                "error" => Severity::Error,
-                "warning" => Severity::Warning,
-                _ => Severity::Info,
-            };
-            if f.code == "mqtt_qos_flow_incomplete" && meta.end == ConnEnd::Open {
-                // The capture stopped while the connection was open: an
-                // unfinished exchange is expected, not a problem.
-                sev = Severity::Info;
-            }
-            let mut fi = Finding::new(f.code, sev, f.message.clone())
-                .stream(meta.stream)
-                .frames(if at.frame > 0 { vec![at.frame] } else { vec![] });
-            let hint = match f.code {
-                "mqtt_connect_refused" => Some("The broker refused the session: check the client id, user name and password, and the broker's access rules for this client."),
-                "mqtt_server_disconnect" => Some("The broker closed the session and said why: the reason code names the cause (e.g. packet too large, not authorized, session taken over)."),
-                "mqtt_keepalive_exceeded" => Some("No packet came within 1.5 times the keep-alive; the broker would have dropped the client. Check the device's network and its PINGREQ timer."),
-                "mqtt_qos_flow_incomplete" => Some("A QoS 1/2 exchange did not finish before the capture ended (or the connection dropped): the message may be redelivered."),
-                _ => None,
-            };
-            if let Some(h) = hint {
-                fi = fi.hint(h);
-            }
-            out.finding(&fi);
-        }
     }
 }
 
 /// The WebSocket data sink of one direction: frames become records, data
 /// goes to MQTT.
 struct WsCtx<'a> {
-    out: &'a mut dyn Sink,
+    /// Recent pieces of this direction: (stream offset of their end, where
+    /// they arrived).
+    pieces: &'a VecDeque<(u64, At)>,
+    out: &'a mut dyn RecordSink,
     meta: &'a ConnMeta,
     dir: Dir,
     at: At,
@@ -407,11 +354,17 @@ struct WsCtx<'a> {
     /// The handshake was not captured.
     midstream: bool,
     probe: &'a mut [Vec<u8>; 2],
-    issues: &'a mut Issues,
+    facts: &'a mut Facts,
     frames: &'a mut [u64; 2],
 }
 
 impl WsDataSink for WsCtx<'_> {
+    fn at_offset(&mut self, end: u64) {
+        if let Some((_, at)) = self.pieces.iter().find(|p| p.0 >= end) {
+            self.at = *at;
+        }
+    }
+
     fn data(&mut self, bytes: &[u8]) {
         if !*self.decided && self.midstream {
             // Handshake not captured: MQTT if the first application bytes
@@ -433,7 +386,7 @@ impl WsDataSink for WsCtx<'_> {
             }
             probes[d].truncate(prev);
             let mut m = MqttConn::new(MqttLimits::default(), false);
-            let (out, issues, meta, at) = (&mut *self.out, &mut *self.issues, self.meta, self.at);
+            let (out, facts, meta, at) = (&mut *self.out, &mut *self.facts, self.meta, self.at);
             // What came before, the other direction first (it came earlier).
             for dir in [self.dir.rev(), self.dir] {
                 let p = &probes[dir.idx()];
@@ -442,7 +395,7 @@ impl WsDataSink for WsCtx<'_> {
                 }
                 let level = m.level();
                 m.feed(mqtt_dir(dir), at.ts.as_f64(), p, &mut |ev| {
-                    mqtt_event(ev, out, issues, meta, at, "websocket", level)
+                    mqtt_event(ev, out, facts, meta, at, "websocket", level)
                 });
             }
             *self.mqtt = Some(m);
@@ -456,14 +409,22 @@ impl WsDataSink for WsCtx<'_> {
         }
         if let Some(m) = self.mqtt.as_mut() {
             let level = m.level();
-            let (out, issues, meta, at) = (&mut *self.out, &mut *self.issues, self.meta, self.at);
+            let (out, facts, meta, at) = (&mut *self.out, &mut *self.facts, self.meta, self.at);
             m.feed(mqtt_dir(self.dir), at.ts.as_f64(), bytes, &mut |ev| {
-                mqtt_event(ev, out, issues, meta, at, "websocket", level)
+                mqtt_event(ev, out, facts, meta, at, "websocket", level)
             });
         }
     }
     fn frame(&mut self, h: &FrameHeader, end: &FrameEnd) {
         self.frames[self.dir.idx()] += 1;
+        if h.opcode == ws::opcode::CLOSE && self.facts.ws_close[self.dir.idx()].is_none() {
+            self.facts.ws_close[self.dir.idx()] = Some(WsClose {
+                frame: self.at.frame,
+                ts: self.at.ts,
+                code: end.close_code,
+                reason: end.close_reason.clone(),
+            });
+        }
         self.out.record(&Record::Ws {
             meta: self.meta,
             dir: self.dir,
@@ -474,16 +435,22 @@ impl WsDataSink for WsCtx<'_> {
         });
     }
     fn violation(&mut self, v: Violation) {
-        let msg = v.message;
-        self.issues
-            .add(v.code, ws_severity(v.code), self.at.frame, move || msg);
+        anomaly(
+            self.out,
+            self.meta,
+            RecLayer::WebSocket,
+            Some(self.dir),
+            self.at.frame,
+            v.code,
+            &v.message,
+        );
     }
     fn data_gap(&mut self, len: Option<u64>) {
         if let Some(m) = self.mqtt.as_mut() {
             let level = m.level();
-            let (out, issues, meta, at) = (&mut *self.out, &mut *self.issues, self.meta, self.at);
+            let (out, facts, meta, at) = (&mut *self.out, &mut *self.facts, self.meta, self.at);
             let mut sink =
-                |ev: mqtt::Event<'_>| mqtt_event(ev, out, issues, meta, at, "websocket", level);
+                |ev: mqtt::Event<'_>| mqtt_event(ev, out, facts, meta, at, "websocket", level);
             match len {
                 Some(n) => m.gap(mqtt_dir(self.dir), n, &mut sink),
                 None => m.lost(mqtt_dir(self.dir), &mut sink),
@@ -500,12 +467,13 @@ type Message = Result<Request, Response>;
 #[allow(clippy::too_many_arguments)]
 fn with_ws_dir(
     ws: &mut Ws,
-    issues: &mut Issues,
+    facts: &mut Facts,
     frames: &mut [u64; 2],
-    out: &mut dyn Sink,
+    out: &mut dyn RecordSink,
     meta: &ConnMeta,
     dir: Dir,
     at: At,
+    advance: u64,
     f: impl FnOnce(&mut WsDirection, &mut WsCtx<'_>),
 ) {
     let Ws {
@@ -514,9 +482,19 @@ fn with_ws_dir(
         decided_mqtt,
         midstream,
         probe,
+        pieces,
         ..
     } = ws;
+    // Where these bytes sit in the direction's stream, for events about
+    // bytes fed earlier (a resynchronising decoder looks ahead).
+    let end = dirs[dir.idx()].decoder().position().saturating_add(advance);
+    let ring = &mut pieces[dir.idx()];
+    if ring.len() >= MAX_PIECES {
+        ring.pop_front();
+    }
+    ring.push_back((end, at));
     let mut ctx = WsCtx {
+        pieces: &pieces[dir.idx()],
         out,
         meta,
         dir,
@@ -525,7 +503,7 @@ fn with_ws_dir(
         decided: decided_mqtt,
         midstream: *midstream,
         probe,
-        issues,
+        facts,
         frames,
     };
     f(&mut dirs[dir.idx()], &mut ctx);
@@ -534,6 +512,7 @@ fn with_ws_dir(
 struct Pending {
     req: Request,
     frame: u64,
+    ts: Ts,
     upgrade: bool,
 }
 
@@ -545,6 +524,10 @@ struct Rejected {
 }
 
 const MAX_PENDING: usize = 64;
+/// Bytes of a direction held while its protocol is undecided.
+const SNIFF_HOLD: usize = 8 * 1024;
+/// Held pieces whose arrival frame is kept (later ones share the last).
+const MAX_HELD_PIECES: usize = 64;
 const MAX_HOLD: usize = 1 << 20;
 const BODY_CAPTURE: usize = 8 * 1024;
 
@@ -592,9 +575,16 @@ impl Http {
 #[derive(Default)]
 pub struct Stack {
     head: [Vec<u8>; 2],
+    /// Bytes after `head` that did not fit the hold.
+    head_skipped: [u64; 2],
+    /// Where the held pieces end in `head`, and where they arrived.
+    head_at: [Vec<(usize, At)>; 2],
     layer: Layer,
     proto: Option<&'static str>,
-    issues: Issues,
+    facts: Facts,
+    /// What each direction opened with.
+    opening: [Opening; 2],
+    first_line: [Option<String>; 2],
     upgrades: Vec<UpgradeInfo>,
     tls: Option<tls::ClientHello>,
     tls_buf: Vec<u8>,
@@ -631,7 +621,12 @@ struct Ws {
     /// Mid-stream: the first application bytes of each direction, until
     /// MQTT inside is decided.
     probe: [Vec<u8>; 2],
+    /// Recent pieces fed per direction (see `WsCtx::pieces`).
+    pieces: [VecDeque<(u64, At)>; 2],
 }
+
+/// Pieces remembered per WebSocket direction for frame attribution.
+const MAX_PIECES: usize = 32;
 
 /// Application bytes looked at to recognise MQTT inside a WebSocket whose
 /// handshake was not captured.
@@ -662,6 +657,9 @@ impl Stack {
             if wrong {
                 meta.swap_roles();
                 self.head.swap(0, 1);
+                self.head_at.swap(0, 1);
+                self.head_skipped.swap(0, 1);
+                self.unknown_seen.swap(0, 1);
                 dir = dir.rev();
             }
         }
@@ -682,18 +680,32 @@ impl Stack {
             Sniff::WebSocket { masked } if masked == (dir == Dir::C2S) => {
                 self.ws_midstream = true;
                 let lim = WsLimits::default();
+                // The direction recognised starts on a frame; the other is
+                // found by scanning.
+                let starts_on_frame = |d: Dir| {
+                    d == dir
+                        || matches!(
+                            ws::sniff_frames(&self.head[d.idx()]),
+                            FrameSniff::Frames { masked, .. } if masked == (d == Dir::C2S)
+                        )
+                };
+                let mut dirs = [
+                    WsDirection::midstream(true, lim, starts_on_frame(Dir::C2S)),
+                    WsDirection::midstream(false, lim, starts_on_frame(Dir::S2C)),
+                ];
+                for d in &mut dirs {
+                    d.set_payload_probe(mqtt::plausible_start);
+                }
                 (
                     "websocket",
                     Layer::Ws(Box::new(Ws {
-                        dir: [
-                            WsDirection::midstream(true, lim),
-                            WsDirection::midstream(false, lim),
-                        ],
+                        dir: dirs,
                         mqtt: None,
                         decided_mqtt: false,
                         probation: false,
                         midstream: true,
                         probe: Default::default(),
+                        pieces: Default::default(),
                     })),
                 )
             }
@@ -704,16 +716,21 @@ impl Stack {
         dir
     }
 
-    fn data(&mut self, meta: &mut ConnMeta, dir: Dir, bytes: &[u8], at: At, out: &mut dyn Sink) {
+    fn data(
+        &mut self,
+        meta: &mut ConnMeta,
+        dir: Dir,
+        bytes: &[u8],
+        at: At,
+        out: &mut dyn RecordSink,
+    ) {
         if let Layer::Sniff = self.layer {
             let d = dir.idx();
-            let s = if self.head[d].is_empty() {
-                sniff(bytes)
-            } else {
-                self.head[d].extend_from_slice(bytes);
-                sniff(&self.head[d])
-            };
-            let mut s = s;
+            let held = !self.head[d].is_empty() || self.head_skipped[d] > 0;
+            if held {
+                self.hold(d, bytes, at);
+            }
+            let mut s = sniff(if held { &self.head[d] } else { bytes });
             if s == Sniff::Unknown {
                 let other_seen = !self.head[1 - d].is_empty() || self.unknown_seen[1 - d];
                 if is_mqtt_port(meta) {
@@ -722,37 +739,132 @@ impl Stack {
                 } else if !other_seen {
                     // Let the other direction speak before giving up.
                     self.unknown_seen[d] = true;
-                    if self.head[d].is_empty() {
-                        self.head[d].extend_from_slice(&bytes[..bytes.len().min(256)]);
+                    if !held {
+                        self.hold(d, bytes, at);
                     }
                     return;
                 }
             }
-            if s == Sniff::NeedMore && self.head[d].len() + bytes.len() < 256 {
-                if self.head[d].is_empty() {
-                    self.head[d].extend_from_slice(bytes);
+            if s == Sniff::NeedMore && self.head[d].len() + if held { 0 } else { bytes.len() } < 256
+            {
+                if !held {
+                    self.hold(d, bytes, at);
                 }
                 return;
             }
-            let from_head = !self.head[d].is_empty();
             let dir2 = self.decide(meta, dir, s);
-            // Replay what was held, client side first.
-            let mut heads = std::mem::take(&mut self.head);
-            if !from_head {
-                heads[dir2.idx()].clear();
-            }
+            // Replay what was held, client side first; bytes that did not
+            // fit the hold are a gap of known length.
+            let heads = std::mem::take(&mut self.head);
+            let pieces = std::mem::take(&mut self.head_at);
+            let skipped = std::mem::take(&mut self.head_skipped);
             for d in [Dir::C2S, Dir::S2C] {
-                let h = std::mem::take(&mut heads[d.idx()]);
+                let h = &heads[d.idx()];
                 if !h.is_empty() {
-                    self.layer_data(meta, d, &h, at, out);
+                    self.replay(meta, d, h, &pieces[d.idx()], at, out);
+                }
+                if skipped[d.idx()] > 0 {
+                    self.layer_gap(meta, d, skipped[d.idx()], at, out);
                 }
             }
-            if !from_head {
+            if !held {
                 self.layer_data(meta, dir2, bytes, at, out);
             }
             return;
         }
         self.layer_data(meta, dir, bytes, at, out);
+    }
+
+    /// `len` bytes of `dir` are missing: every layer carries the gap on.
+    fn layer_gap(&mut self, meta: &ConnMeta, dir: Dir, len: u64, at: At, out: &mut dyn RecordSink) {
+        match &mut self.layer {
+            Layer::Sniff | Layer::Tls | Layer::Opaque => {}
+            Layer::Mqtt(m) => {
+                let level = m.level();
+                let facts = &mut self.facts;
+                m.gap(mqtt_dir(dir), len, &mut |ev| {
+                    mqtt_event(ev, out, facts, meta, at, "tcp", level)
+                });
+            }
+            Layer::Ws(ws) => {
+                with_ws_dir(
+                    ws,
+                    &mut self.facts,
+                    &mut self.ws_frames,
+                    out,
+                    meta,
+                    dir,
+                    at,
+                    len,
+                    |d, ctx| {
+                        d.gap(len, ctx);
+                    },
+                );
+            }
+            Layer::Http(h) => {
+                // HTTP cannot find its way back into a byte stream.
+                h.dead[dir.idx()] = true;
+                h.buf[dir.idx()] = Vec::new();
+                let m = format!(
+                    "{} HTTP data missing from the capture; that direction was not decoded further",
+                    dir.as_str()
+                );
+                anomaly(
+                    out,
+                    meta,
+                    RecLayer::Http,
+                    Some(dir),
+                    at.frame,
+                    "http_gap",
+                    &m,
+                );
+            }
+        }
+    }
+
+    /// Keep a direction's first bytes while the protocol is undecided (at
+    /// most [`SNIFF_HOLD`]; what does not fit is counted and replayed as a
+    /// gap).
+    fn hold(&mut self, d: usize, bytes: &[u8], at: At) {
+        let room = SNIFF_HOLD.saturating_sub(self.head[d].len());
+        if self.head_skipped[d] > 0 || room == 0 {
+            self.head_skipped[d] = self.head_skipped[d].saturating_add(bytes.len() as u64);
+            return;
+        }
+        let take = room.min(bytes.len());
+        self.head[d].extend_from_slice(&bytes[..take]);
+        // Where each held piece arrived, so that replayed records keep it.
+        if self.head_at[d].len() < MAX_HELD_PIECES {
+            self.head_at[d].push((self.head[d].len(), at));
+        } else if let Some(last) = self.head_at[d].last_mut() {
+            *last = (self.head[d].len(), at);
+        }
+        self.head_skipped[d] = (bytes.len() - take) as u64;
+    }
+
+    /// Replay what a direction held, piece by piece at the frames where the
+    /// pieces arrived.
+    fn replay(
+        &mut self,
+        meta: &mut ConnMeta,
+        d: Dir,
+        head: &[u8],
+        pieces: &[(usize, At)],
+        at: At,
+        out: &mut dyn RecordSink,
+    ) {
+        let mut from = 0usize;
+        for &(end, pat) in pieces {
+            if let Some(piece) = head.get(from..end) {
+                if !piece.is_empty() {
+                    self.layer_data(meta, d, piece, pat, out);
+                }
+            }
+            from = end;
+        }
+        if let Some(rest) = head.get(from..).filter(|r| !r.is_empty()) {
+            self.layer_data(meta, d, rest, at, out);
+        }
     }
 
     fn layer_data(
@@ -761,7 +873,7 @@ impl Stack {
         dir: Dir,
         bytes: &[u8],
         at: At,
-        out: &mut dyn Sink,
+        out: &mut dyn RecordSink,
     ) {
         match &mut self.layer {
             Layer::Sniff | Layer::Opaque => {}
@@ -783,9 +895,9 @@ impl Stack {
             }
             Layer::Mqtt(m) => {
                 let level = m.level();
-                let issues = &mut self.issues;
+                let facts = &mut self.facts;
                 m.feed(mqtt_dir(dir), at.ts.as_f64(), bytes, &mut |ev| {
-                    mqtt_event(ev, out, issues, meta, at, "tcp", level)
+                    mqtt_event(ev, out, facts, meta, at, "tcp", level)
                 });
             }
             Layer::Ws(ws) => {
@@ -801,12 +913,13 @@ impl Stack {
                 }
                 with_ws_dir(
                     ws,
-                    &mut self.issues,
+                    &mut self.facts,
                     &mut self.ws_frames,
                     out,
                     meta,
                     dir,
                     at,
+                    bytes.len() as u64,
                     |d, ctx| {
                         d.feed(bytes, ctx);
                     },
@@ -819,7 +932,7 @@ impl Stack {
         }
     }
 
-    fn apply(&mut self, meta: &mut ConnMeta, next: HttpNext, at: At, out: &mut dyn Sink) {
+    fn apply(&mut self, meta: &mut ConnMeta, next: HttpNext, at: At, out: &mut dyn RecordSink) {
         match next {
             HttpNext::Stay => {}
             HttpNext::Opaque => {
@@ -841,11 +954,18 @@ impl Stack {
                 if sel.eq_ignore_ascii_case("mqttv3.1") {
                     mq.set_level_hint(3);
                 }
+                let mut dirs = [
+                    WsDirection::new(true, deflate, lim),
+                    WsDirection::new(false, deflate, lim),
+                ];
+                if is_mqtt && deflate.is_none() {
+                    // After a gap, resynchronise on frames that start an MQTT packet.
+                    for d in &mut dirs {
+                        d.set_payload_probe(mqtt::plausible_start);
+                    }
+                }
                 self.layer = Layer::Ws(Box::new(Ws {
-                    dir: [
-                        WsDirection::new(true, deflate, lim),
-                        WsDirection::new(false, deflate, lim),
-                    ],
+                    dir: dirs,
                     // MQTT when negotiated or offered; else decided by the
                     // client's first data (see `WsCtx::data`).
                     mqtt: is_mqtt.then_some(mq),
@@ -853,6 +973,7 @@ impl Stack {
                     probation: info.handshake.outcome == Outcome::Invalid,
                     midstream: false,
                     probe: Default::default(),
+                    pieces: Default::default(),
                 }));
                 self.proto = Some("websocket");
                 self.upgrades.push(*info);
@@ -866,7 +987,14 @@ impl Stack {
         }
     }
 
-    fn ws_data(&mut self, meta: &mut ConnMeta, dir: Dir, bytes: &[u8], at: At, out: &mut dyn Sink) {
+    fn ws_data(
+        &mut self,
+        meta: &mut ConnMeta,
+        dir: Dir,
+        bytes: &[u8],
+        at: At,
+        out: &mut dyn RecordSink,
+    ) {
         self.layer_data(meta, dir, bytes, at, out);
     }
 
@@ -876,11 +1004,8 @@ impl Stack {
         }
     }
 
-    fn emit_upgrade(&mut self, meta: &ConnMeta, info: &UpgradeInfo, out: &mut dyn Sink) {
+    fn emit_upgrade(&mut self, meta: &ConnMeta, info: &UpgradeInfo, out: &mut dyn RecordSink) {
         out.record(&Record::Upgrade { meta, info });
-        for f in diagnose::upgrade_findings(meta, info) {
-            out.finding(&f);
-        }
     }
 
     fn http_data(
@@ -889,7 +1014,7 @@ impl Stack {
         dir: Dir,
         bytes: &[u8],
         at: At,
-        out: &mut dyn Sink,
+        out: &mut dyn RecordSink,
     ) -> HttpNext {
         let lim = Self::http_limits();
         let mut input: Vec<u8>;
@@ -925,9 +1050,8 @@ impl Stack {
                 });
                 rest = &rest[skip.consumed.min(rest.len())..];
                 if let Some(e) = skip.error {
-                    let code = e.code();
-                    self.issues
-                        .add(code, Severity::Warning, at.frame, || e.to_string());
+                    let m = e.to_string();
+                    anomaly(out, meta, RecLayer::Http, Some(dir), at.frame, e.code(), &m);
                 }
                 if skip.done {
                     let Layer::Http(h) = &mut self.layer else {
@@ -981,10 +1105,8 @@ impl Stack {
                 }
                 Err(e) => {
                     h.dead[d] = true;
-                    let code = e.code();
-                    self.issues.add(code, Severity::Info, at.frame, || {
-                        format!("{} HTTP stream not decoded further: {e}", dir.as_str())
-                    });
+                    let m = format!("{} HTTP stream not decoded further: {e}", dir.as_str());
+                    anomaly(out, meta, RecLayer::Http, Some(dir), at.frame, e.code(), &m);
                     return HttpNext::Stay;
                 }
                 Ok(Some((msg, n))) => {
@@ -995,7 +1117,7 @@ impl Stack {
                         input = rest[n.min(rest.len())..].to_vec();
                     }
                     match msg {
-                        Ok(req) => self.on_request(req, at),
+                        Ok(req) => self.on_request(meta, req, at, out),
                         Err(resp) => {
                             if let Some(next) = self.on_response(meta, resp, &mut input, at, out) {
                                 return next;
@@ -1018,7 +1140,7 @@ impl Stack {
         dir: Dir,
         bytes: Vec<u8>,
         at: At,
-        out: &mut dyn Sink,
+        out: &mut dyn RecordSink,
     ) -> HttpNext {
         if bytes.is_empty() {
             return HttpNext::Stay;
@@ -1026,15 +1148,29 @@ impl Stack {
         self.http_data(meta, dir, &bytes, at, out)
     }
 
-    fn on_request(&mut self, req: Request, at: At) {
+    fn on_request(&mut self, meta: &ConnMeta, req: Request, at: At, out: &mut dyn RecordSink) {
         let Layer::Http(h) = &mut self.layer else {
             return;
         };
         h.requests += 1;
+        out.record(&Record::HttpRequest {
+            meta,
+            frame: at.frame,
+            ts: at.ts,
+            req: &req,
+        });
         let info = http::body_info_request(&req);
         for p in &info.problems {
             let m = p.to_string();
-            self.issues.add(p.code(), Severity::Warning, at.frame, || m);
+            anomaly(
+                out,
+                meta,
+                RecLayer::Http,
+                Some(Dir::C2S),
+                at.frame,
+                p.code(),
+                &m,
+            );
         }
         let Layer::Http(h) = &mut self.layer else {
             return;
@@ -1052,6 +1188,7 @@ impl Stack {
         h.pending.push_back(Pending {
             req,
             frame: at.frame,
+            ts: at.ts,
             upgrade,
         });
     }
@@ -1064,7 +1201,7 @@ impl Stack {
         resp: Response,
         rest: &mut Vec<u8>,
         at: At,
-        out: &mut dyn Sink,
+        out: &mut dyn RecordSink,
     ) -> Option<HttpNext> {
         let Layer::Http(h) = &mut self.layer else {
             return None;
@@ -1092,12 +1229,14 @@ impl Stack {
         let hs = handshake::validate(&p.req, Some(&resp), false);
         let mut info = UpgradeInfo {
             request_frame: p.frame,
+            request_ts: p.ts.as_f64(),
             response_frame: Some(at.frame),
             websocket,
-            server: diagnose::identify_server(&resp, &[]),
+            server: identify_server(&resp, &[]),
             handshake: hs,
             request: p.req,
             response: Some(resp),
+            body: Vec::new(),
         };
         if info.response.as_ref().is_some_and(|r| r.status == 101) {
             let held = h.hold.take().unwrap_or_default();
@@ -1148,17 +1287,20 @@ impl Stack {
         None
     }
 
-    fn finish_rejected(&mut self, meta: &ConnMeta, r: Rejected, out: &mut dyn Sink) {
+    fn finish_rejected(&mut self, meta: &ConnMeta, r: Rejected, out: &mut dyn RecordSink) {
         let mut info = r.info;
         if let Some(resp) = &info.response {
-            info.server = diagnose::identify_server(resp, &r.body);
+            info.server = identify_server(resp, &r.body);
         }
+        let mut body = r.body;
+        body.truncate(handshake::BODY_EXCERPT);
+        info.body = body;
         self.emit_upgrade(meta, &info, out);
         self.upgrades.push(info);
     }
 
     /// The connection is over: report upgrades still waiting.
-    fn close_http(&mut self, meta: &ConnMeta, out: &mut dyn Sink) {
+    fn close_http(&mut self, meta: &ConnMeta, out: &mut dyn RecordSink) {
         let Layer::Http(h) = &mut self.layer else {
             return;
         };
@@ -1185,12 +1327,14 @@ impl Stack {
             }
             let info = UpgradeInfo {
                 request_frame: p.frame,
+                request_ts: p.ts.as_f64(),
                 response_frame: None,
                 websocket,
                 server: None,
                 handshake: hs,
                 request: p.req,
                 response: None,
+                body: Vec::new(),
             };
             self.emit_upgrade(meta, &info, out);
             self.upgrades.push(info);
@@ -1353,50 +1497,47 @@ pub fn advantech_topic(topic: &str) -> Option<String> {
     }
 }
 
-impl Handler for Stack {
-    fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, out: &mut dyn Sink) {
+impl<'a> Handler<dyn RecordSink + 'a> for Stack {
+    fn chunk(
+        &mut self,
+        meta: &mut ConnMeta,
+        dir: Dir,
+        chunk: Chunk<'_>,
+        out: &mut (dyn RecordSink + 'a),
+    ) {
         match chunk {
             Chunk::Data { bytes, frame, ts } => {
+                if self.last_data_frame[dir.idx()].is_none() {
+                    let o = opening_of(bytes);
+                    self.opening[dir.idx()] = o;
+                    if matches!(o, Opening::HttpRequest | Opening::HttpResponse) {
+                        let line = bytes
+                            .split(|&b| b == b'\r' || b == b'\n')
+                            .next()
+                            .unwrap_or(&[]);
+                        let line = &line[..line.len().min(120)];
+                        self.first_line[dir.idx()] =
+                            Some(String::from_utf8_lossy(line).into_owned());
+                    }
+                }
                 self.last_data_frame[dir.idx()] = Some(frame);
+                let before = meta.client;
                 self.data(meta, dir, bytes, At { frame, ts }, out);
+                if meta.client != before {
+                    // The first data showed the roles the other way round.
+                    self.opening.swap(0, 1);
+                    self.first_line.swap(0, 1);
+                    self.last_data_frame.swap(0, 1);
+                }
             }
             Chunk::Gap { len, frame, ts } => {
-                let at = At { frame, ts };
-                match &mut self.layer {
-                    Layer::Sniff => {
-                        // Sniff without the lost bytes: what follows is mid-stream.
-                        self.head[dir.idx()].clear();
-                    }
-                    Layer::Mqtt(m) => {
-                        let level = m.level();
-                        let issues = &mut self.issues;
-                        m.gap(mqtt_dir(dir), len, &mut |ev| {
-                            mqtt_event(ev, out, issues, meta, at, "tcp", level)
-                        });
-                    }
-                    Layer::Ws(ws) => {
-                        with_ws_dir(
-                            ws,
-                            &mut self.issues,
-                            &mut self.ws_frames,
-                            out,
-                            meta,
-                            dir,
-                            at,
-                            |d, ctx| {
-                                d.gap(len, ctx);
-                            },
-                        );
-                    }
-                    Layer::Http(h) => {
-                        // HTTP cannot find its way back into a byte stream.
-                        h.dead[dir.idx()] = true;
-                        h.buf[dir.idx()] = Vec::new();
-                        self.issues.add("http_gap", Severity::Info, frame, || {
-                            format!("{} HTTP data missing from the capture; that direction was not decoded further", dir.as_str())
-                        });
-                    }
-                    Layer::Tls | Layer::Opaque => {}
+                if let Layer::Sniff = self.layer {
+                    // Sniff without the lost bytes: what follows is mid-stream.
+                    self.head[dir.idx()].clear();
+                    self.head_at[dir.idx()].clear();
+                    self.head_skipped[dir.idx()] = 0;
+                } else {
+                    self.layer_gap(meta, dir, len, At { frame, ts }, out);
                 }
             }
             Chunk::End { .. } => {
@@ -1426,58 +1567,57 @@ impl Handler for Stack {
         }
     }
 
-    fn finish(&mut self, meta: &ConnMeta, out: &mut dyn Sink) -> ConnProto {
+    fn finish(&mut self, meta: &ConnMeta, out: &mut (dyn RecordSink + 'a)) {
         self.close_http(meta, out);
         let at = At {
             frame: meta.last_frame,
             ts: meta.last_ts,
         };
         let layer = std::mem::take(&mut self.layer);
+        let facts = &mut self.facts;
         match layer {
             Layer::Mqtt(mut m) => {
                 let level = m.level();
-                let issues = &mut self.issues;
-                m.end(&mut |ev| mqtt_event(ev, out, issues, meta, at, "tcp", level));
+                m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "tcp", level));
                 self.mqtt_summary = Some((m.summary(), "TCP"));
             }
             Layer::Ws(mut ws) => {
                 if let Some(m) = ws.mqtt.as_mut() {
                     let level = m.level();
-                    let issues = &mut self.issues;
-                    m.end(&mut |ev| mqtt_event(ev, out, issues, meta, at, "websocket", level));
+                    m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "websocket", level));
                     self.mqtt_summary = Some((m.summary(), "WebSocket"));
                 }
             }
             _ => {}
         }
-        if self.proto == Some("tls") {
-            let sni = self.tls.as_ref().and_then(|t| t.sni.clone());
-            let mut f = Finding::new(
-                "tls_encrypted",
-                Severity::Info,
-                format!(
-                    "encrypted connection (TLS) to {}{}: its contents cannot be seen",
-                    meta.server,
-                    sni.as_deref().map(|s| format!(" for \"{s}\"")).unwrap_or_default()
-                ),
-            )
-            .stream(meta.stream)
-            .hint("Only the server name (SNI), ALPN and port are visible. To see the WebSocket/MQTT inside, capture again with a TLS key log (SSLKEYLOGFILE on the client, or the broker's key log) and load it in Wireshark, or test against the plain port.");
-            f.frames = vec![meta.first_frame];
-            out.finding(&f);
-        }
-        self.issues.flush(meta, out);
         let mut summary = self.summary_lines();
         if let (Layer::Sniff, true) = (&self.layer, self.proto.is_none()) {
             summary.clear();
         }
-        ConnProto {
-            websocket_midstream: self.ws_midstream,
+        let facts = std::mem::take(&mut self.facts);
+        let mqtt = self.mqtt_summary.take().map(|(s, transport)| MqttFacts {
+            transport: if transport == "TCP" {
+                "tcp"
+            } else {
+                "websocket"
+            },
+            summary: s,
+            ..facts.mqtt
+        });
+        let s = ConnSummary {
             protocol: self.proto.unwrap_or("unknown"),
             sni: self.tls.as_ref().and_then(|t| t.sni.clone()),
             alpn: self.tls.as_ref().map(|t| t.alpn.clone()),
+            websocket_midstream: self.ws_midstream,
+            opening: self.opening,
+            first_line: std::mem::take(&mut self.first_line),
+            http: self.http_counts,
+            ws_frames: self.ws_frames,
+            ws_close: facts.ws_close,
+            mqtt,
             summary,
-        }
+        };
+        out.record(&Record::Summary { meta, s: &s });
     }
 }
 

@@ -219,6 +219,37 @@ fn pre_iis8_hint_names_the_fix_and_the_port() {
     assert_eq!(u["server_product"]["websocket"], "no");
 }
 
+/// The field-failure captures whose text reports are pinned (their verdicts
+/// are checked against samples/field/expect.json in tests/field.rs).
+const FIELD_GOLDEN: &[&str] = &[
+    "idle-timeout-nginx.pcap",
+    "clientid-takeover-mosquitto.pcap",
+    "clientid-takeover-ejabberd-mqtt5.pcap",
+    "ws-plain-to-tls-port.pcap",
+    "ws-plain-to-tls-port-mosquitto-mqtts.pcap",
+    "tls-to-plain-port.pcap",
+    "ws-upgrade-to-mqtt-port.pcap",
+    "ws-upgrade-to-mqtt-port-1884.pcap",
+    "ws-path-not-found-mixed.pcap",
+    "ws-proxy-drops-upgrade.pcap",
+    "mqtt-closed-before-connack-ws.pcap",
+    "ws-upgrade-no-response-cut.pcap",
+    "ws-subprotocol-mismatch.pcap",
+    "iis8-101-no-accept.pcap",
+    "ok-nginx-keepalive.pcap",
+];
+
+#[test]
+fn field_text_reports() {
+    for s in FIELD_GOLDEN {
+        let path = samples().join("field").join(s);
+        let mut rep = CaptureReport::without_timelines(&format!("samples/field/{s}"));
+        analyze_path(&path, &Options::default(), &mut rep);
+        let name = format!("field_{}", s.replace('.', "_"));
+        insta::assert_snapshot!(name, text::render(&rep, false));
+    }
+}
+
 #[test]
 fn text_reports() {
     for c in CASES {
@@ -255,4 +286,35 @@ fn every_finding_code_is_documented() {
             }
         }
     }
+}
+
+/// Every capture in samples/ (and its subfolders) is described in
+/// samples/README.md: how it was made and what tshark shows.
+#[test]
+fn every_sample_capture_is_described() {
+    let doc = std::fs::read_to_string(samples().join("README.md")).unwrap();
+    let mut missing = Vec::new();
+    let mut dirs = vec![samples()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if !p.ends_with("gen") {
+                    dirs.push(p);
+                }
+                continue;
+            }
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            let capture = [".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz"]
+                .iter()
+                .any(|x| n.ends_with(x));
+            if capture && !doc.contains(&n) {
+                missing.push(p.display().to_string());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not described in samples/README.md: {missing:?}"
+    );
 }

@@ -1,275 +1,91 @@
-//! `diagnose`: who answered an Upgrade, and what its answer means.
-//!
-//! The server is identified from the response to the Upgrade: the `Server`
-//! header, `X-Powered-By` / `X-AspNet-Version`, and, when the header is
-//! missing, the body of IIS error pages. Each fact found is named in
-//! `evidence`; a header alone can be faked, so the confidence says how much
-//! agrees.
+//! Rules for one HTTP Upgrade to WebSocket: who answered, and what the
+//! answer (or its absence) means for the device.
 
-use crate::event::{Finding, Severity};
-use crate::flow::ConnMeta;
-use crate::proto::handshake::{Handshake, Outcome, Severity as HsSeverity};
-use crate::proto::http::{Request, Response};
+use super::cross::{Cross, DeferKind};
+use super::{Finding, Severity};
+use crate::event::{ConnSummary, Opening};
+use crate::flow::{ConnEnd, ConnMeta, Dir};
+use crate::proto::handshake::{Outcome, UpgradeInfo};
+use crate::proto::server::ServerProduct;
 
-/// What is known of the server product.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerProduct {
-    pub product: String,
-    pub version: Option<String>,
-    pub os: Option<String>,
-    /// `yes`, `no`, `optional` (a feature to enable) or `unknown`.
-    pub websocket: &'static str,
-    pub evidence: Vec<&'static str>,
-    /// `high` (independent facts agree), `medium` (one header), `low` (hints only).
-    pub confidence: &'static str,
+/// An answer that came this quickly after the request, with no HTTP
+/// bytes, is the server refusing the protocol, not a slow server.
+pub(super) const IMMEDIATE_CLOSE_SECS: f64 = 2.0;
+/// A capture that goes on this long after a request with the connection
+/// still open shows that no answer came.
+pub(super) const ANSWER_WAIT_SECS: f64 = 5.0;
+
+/// Request-side handshake problems: the server decided on a bad request.
+fn request_side(code: &str, message: &str) -> bool {
+    matches!(
+        code,
+        "ws_key_missing"
+            | "ws_key_invalid"
+            | "ws_version_missing"
+            | "ws_version_unsupported"
+            | "ws_method_not_get"
+            | "http_version_too_old"
+    ) || (matches!(
+        code,
+        "ws_upgrade_header_missing" | "ws_connection_header_missing" | "ws_header_duplicated"
+    ) && message.starts_with("request"))
 }
 
-/// Windows release of an IIS version.
-pub fn iis_windows(version: &str) -> Option<&'static str> {
-    Some(match version {
-        "5.0" => "Windows 2000",
-        "5.1" => "Windows XP",
-        "6.0" => "Windows Server 2003",
-        "7.0" => "Windows Vista / Server 2008",
-        "7.5" => "Windows 7 / Server 2008 R2",
-        "8.0" => "Windows 8 / Server 2012",
-        "8.5" => "Windows 8.1 / Server 2012 R2",
-        "10.0" => "Windows 10+ / Server 2016+",
-        _ => return None,
-    })
+/// The Server header names a reverse proxy or load balancer (or a Via
+/// header says one was on the way).
+fn proxy_answer(u: &UpgradeInfo) -> Option<String> {
+    if let Some(v) = u.resp_header("via") {
+        return Some(format!("Via: {v}"));
+    }
+    let s = u.resp_header("server")?;
+    let l = s.to_ascii_lowercase();
+    [
+        "nginx",
+        "apache",
+        "haproxy",
+        "envoy",
+        "traefik",
+        "caddy",
+        "awselb",
+        "cloudflare",
+        "varnish",
+        "squid",
+        "openresty",
+    ]
+    .iter()
+    .any(|p| l.starts_with(p))
+    .then(|| format!("Server: {s}"))
 }
 
-/// Major.minor of an IIS version as a comparable number (7.5 -> 75).
-fn iis_rank(version: &str) -> Option<u32> {
-    let mut it = version.split('.');
-    let major: u32 = it.next()?.trim().parse().ok()?;
-    let minor: u32 = it.next().unwrap_or("0").trim().parse().ok()?;
-    Some(major * 10 + minor.min(9))
+fn body_text(u: &UpgradeInfo) -> String {
+    String::from_utf8_lossy(&u.body).into_owned()
 }
 
-/// Is this IIS version older than 8.0 (no WebSocket at all)?
-pub fn is_pre_iis8(version: &str) -> bool {
-    iis_rank(version).is_some_and(|r| r < 80)
+/// The `<title>` of an error page, if it has one.
+pub(super) fn page_title(body: &[u8]) -> Option<String> {
+    let t = String::from_utf8_lossy(body);
+    let lower = t.to_ascii_lowercase();
+    let a = lower.find("<title>")? + 7;
+    let b = lower.get(a..)?.find("</title>")? + a;
+    let s = t.get(a..b)?.trim();
+    (!s.is_empty()).then(|| s.chars().take(120).collect())
 }
 
-fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    let h = hay.as_bytes();
-    let n = needle.as_bytes();
-    if n.is_empty() || h.len() < n.len() {
-        return None;
-    }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+fn is_iis8_plus(p: Option<&ServerProduct>) -> bool {
+    p.is_some_and(|p| p.product == "IIS" && p.websocket == "optional")
 }
 
-/// The IIS version an error page or welcome page shows, if any.
-fn iis_from_body(body: &str) -> Option<String> {
-    // "IIS 7.5 Detailed Error - 404.0 - Not Found", "IIS 8.5 Detailed Error"
-    if let Some(i) = find_ci(body, " Detailed Error") {
-        let before = &body[..i];
-        if let Some(j) = before.rfind("IIS ") {
-            let v = before[j + 4..].trim();
-            if !v.is_empty() && v.len() <= 5 && v.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                return Some(if v.contains('.') {
-                    v.to_string()
-                } else {
-                    format!("{v}.0")
-                });
-            }
-        }
-    }
-    // "Microsoft-IIS/7.5" quoted in a page
-    if let Some(i) = find_ci(body, "Microsoft-IIS/") {
-        let v: String = body[i + 14..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        if !v.is_empty() {
-            return Some(v);
-        }
-    }
-    // The IIS 7.x default page: <title>IIS7</title>
-    if find_ci(body, "<title>IIS7</title>").is_some() {
-        return Some("7".to_string());
-    }
-    None
-}
-
-/// Identify the server from a response (headers and the first bytes of its body).
-pub fn identify_server(resp: &Response, body: &[u8]) -> Option<ServerProduct> {
-    let server = resp.headers.get("server").map(str::trim);
-    let powered = resp.headers.get("x-powered-by").map(str::trim);
-    let aspnet = resp.headers.get("x-aspnet-version").is_some();
-    let body = String::from_utf8_lossy(body);
-    let body_iis = iis_from_body(&body);
-    let mut evidence = Vec::new();
-
-    if let Some(s) = server {
-        if let Some(rest) = s.strip_prefix("Microsoft-IIS/") {
-            let v: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
-            evidence.push("server_header");
-            if powered.is_some_and(|p| p.contains("ASP.NET")) {
-                evidence.push("x_powered_by");
-            }
-            if aspnet {
-                evidence.push("x_aspnet_version");
-            }
-            let mut confidence = "medium";
-            if let Some(b) = &body_iis {
-                evidence.push("error_page");
-                if b == &v || (b == "7" && v.starts_with('7')) {
-                    confidence = "high";
-                }
-            }
-            return Some(iis_product(Some(v), evidence, confidence));
-        }
-        if s.starts_with("Microsoft-HTTPAPI/") {
-            evidence.push("server_header");
-            return Some(ServerProduct {
-                product: "HTTP.sys".into(),
-                version: s.strip_prefix("Microsoft-HTTPAPI/").map(str::to_string),
-                os: Some("Windows".into()),
-                websocket: "unknown",
-                evidence,
-                confidence: "medium",
-            });
-        }
-        let lower = s.to_ascii_lowercase();
-        let (product, websocket) = if lower.starts_with("nginx") {
-            ("nginx", "optional")
-        } else if lower.starts_with("apache") {
-            ("Apache", "optional")
-        } else if lower.contains("mosquitto") {
-            ("mosquitto", "yes")
-        } else {
-            ("", "unknown")
-        };
-        evidence.push("server_header");
-        let version = s
-            .split('/')
-            .nth(1)
-            .map(|v| v.split_whitespace().next().unwrap_or(v).to_string());
-        return Some(ServerProduct {
-            product: if product.is_empty() {
-                s.to_string()
-            } else {
-                product.to_string()
-            },
-            version,
-            os: None,
-            websocket,
-            evidence,
-            confidence: "medium",
-        });
-    }
-    // No Server header: the body (and ASP.NET headers) may still tell.
-    if let Some(v) = body_iis {
-        evidence.push("error_page");
-        if powered.is_some_and(|p| p.contains("ASP.NET")) {
-            evidence.push("x_powered_by");
-        }
-        if aspnet {
-            evidence.push("x_aspnet_version");
-        }
-        let confidence = if evidence.len() > 1 { "medium" } else { "low" };
-        return Some(iis_product(Some(v), evidence, confidence));
-    }
-    if powered.is_some_and(|p| p.contains("ASP.NET")) || aspnet {
-        evidence.push(if aspnet {
-            "x_aspnet_version"
-        } else {
-            "x_powered_by"
-        });
-        return Some(ServerProduct {
-            product: "IIS".into(),
-            version: None,
-            os: Some("Windows".into()),
-            websocket: "unknown",
-            evidence,
-            confidence: "low",
-        });
-    }
-    None
-}
-
-fn iis_product(
-    version: Option<String>,
-    evidence: Vec<&'static str>,
-    confidence: &'static str,
-) -> ServerProduct {
-    let (os, websocket) = match version.as_deref() {
-        Some("7") => (
-            Some("Windows Vista / 7 / Server 2008 (R2)".to_string()),
-            "no",
-        ),
-        Some(v) => (
-            iis_windows(v).map(str::to_string),
-            if is_pre_iis8(v) {
-                "no"
-            } else if iis_rank(v).is_some() {
-                "optional"
-            } else {
-                "unknown"
-            },
-        ),
-        None => (None, "unknown"),
-    };
-    ServerProduct {
-        product: "IIS".into(),
-        version: version.map(|v| if v == "7" { "7.x".to_string() } else { v }),
-        os,
-        websocket,
-        evidence,
-        confidence,
-    }
-}
-
-/// Everything about one Upgrade request and its answer.
-#[derive(Clone, Debug)]
-pub struct UpgradeInfo {
-    pub request_frame: u64,
-    pub response_frame: Option<u64>,
-    pub request: Request,
-    pub response: Option<Response>,
-    /// The request asks for `websocket` (not h2c or others).
-    pub websocket: bool,
-    pub handshake: Handshake,
-    pub server: Option<ServerProduct>,
-}
-
-impl UpgradeInfo {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.request.headers.get(name)
-    }
-    pub fn resp_header(&self, name: &str) -> Option<&str> {
-        self.response.as_ref().and_then(|r| r.headers.get(name))
-    }
-    pub fn server_text(&self) -> String {
-        match &self.server {
-            Some(p) => {
-                let mut s = p.product.clone();
-                if let Some(v) = &p.version {
-                    s.push(' ');
-                    s.push_str(v);
-                }
-                if let Some(os) = &p.os {
-                    s.push_str(&format!(" ({os})"));
-                }
-                s
-            }
-            None => "an unidentified server".to_string(),
-        }
-    }
-}
-
-/// Findings for one Upgrade (WebSocket upgrades only; h2c and others are
+/// Findings of one Upgrade (WebSocket upgrades only; h2c and others are
 /// ordinary for a server to ignore).
-pub fn upgrade_findings(meta: &ConnMeta, u: &UpgradeInfo) -> Vec<Finding> {
-    let mut out = Vec::new();
+pub(super) fn findings(
+    meta: &ConnMeta,
+    u: &UpgradeInfo,
+    s: &ConnSummary,
+    cx: &mut Cross,
+    out: &mut Vec<Finding>,
+) {
     if !u.websocket {
-        return out;
+        return;
     }
     let mut frames = vec![u.request_frame];
     if let Some(f) = u.response_frame {
@@ -279,186 +95,340 @@ pub fn upgrade_findings(meta: &ConnMeta, u: &UpgradeInfo) -> Vec<Finding> {
         "{} {} from {} to {}",
         u.request.method, u.request.uri, meta.client, meta.server
     );
+    let base = |code: &'static str, msg: String| {
+        Finding::of(code, msg)
+            .stream(meta.stream)
+            .frames(frames.clone())
+    };
+    let request_problems: Vec<&str> = u
+        .handshake
+        .problems
+        .iter()
+        .filter(|p| request_side(p.code, &p.message))
+        .map(|p| p.code)
+        .collect();
+    match u.handshake.outcome {
+        Outcome::Rejected => rejected(meta, u, s, cx, out, &ask, &request_problems, base),
+        Outcome::NoResponse | Outcome::Reset => unanswered(meta, u, s, cx, out, &ask, base),
+        Outcome::Accepted | Outcome::Invalid => {}
+    }
+    for p in &u.handshake.problems {
+        let mut f = Finding::of(p.code, p.message.clone())
+            .stream(meta.stream)
+            .frames(frames.clone());
+        match p.code {
+            "ws_accept_mismatch" | "ws_accept_missing" => {
+                if is_iis8_plus(u.server.as_ref()) {
+                    f = f.hint("IIS 8 or later answered 101 without a correct Sec-WebSocket-Accept: the IIS WebSocket Protocol feature (or its module) is not installed or not enabled for this site, so the request reaches an application that cannot complete the handshake. Install it (Server Manager > Web Server (IIS) > Application Development > WebSocket Protocol) and check that the application (or ARR) handles WebSocket.");
+                } else if u
+                    .request
+                    .headers
+                    .get("sec-websocket-extensions")
+                    .is_some_and(|e| e.contains("permessage-deflate"))
+                    && u.resp_header("server").is_some_and(|s| s.contains("IIS"))
+                {
+                    f = f.hint("IIS with Application Request Routing does not support permessage-deflate and can break the handshake when the client offers it: turn off permessage-deflate on the device, or connect to the backend directly.");
+                }
+            }
+            "ws_subprotocol_not_selected" => {
+                // Strict clients close at once: then the session never starts.
+                let quit = meta.first_close.is_some_and(|c| c.by == Dir::C2S)
+                    && s.mqtt.as_ref().is_none_or(|m| m.connect.is_none());
+                if quit {
+                    f = f.severity(Severity::Error);
+                    f.message.push_str(
+                        "; the client then closed the connection without sending anything",
+                    );
+                } else if s.mqtt.as_ref().is_some_and(|m| m.connack.is_some()) {
+                    f.message
+                        .push_str("; this client went on regardless (the session worked)");
+                }
+            }
+            "ws_version_unsupported" => {
+                f = f.hint("The device offers a WebSocket version other than 13 (RFC 6455), which servers refuse (426). Update the device's WebSocket library or firmware.");
+            }
+            _ => {}
+        }
+        out.push(f);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rejected(
+    meta: &ConnMeta,
+    u: &UpgradeInfo,
+    _s: &ConnSummary,
+    cx: &mut Cross,
+    out: &mut Vec<Finding>,
+    ask: &str,
+    request_problems: &[&str],
+    base: impl Fn(&'static str, String) -> Finding,
+) {
+    let resp = u.response.as_ref();
+    let status = resp.map(|r| r.status).unwrap_or(0);
+    let reason = resp.map(|r| r.reason.as_str()).unwrap_or("");
+    let reason = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" {reason}")
+    };
+    let server_h = u
+        .resp_header("server")
+        .map(|s| format!(" (Server: \"{s}\")"))
+        .unwrap_or_default();
+    let title = page_title(&u.body)
+        .map(|t| format!(", page \"{t}\""))
+        .unwrap_or_default();
     let port_hint = |h: &mut String| {
         if matches!(meta.server.port, 80 | 443) {
             h.push_str(" Advantech WebAccess on Windows 7 serves WebSocket on port 51328 (51329 with TLS), not 80/443: point the device there if that is the server.");
         }
     };
-    match u.handshake.outcome {
-        Outcome::Rejected => {
-            let resp = u.response.as_ref();
-            let status = resp.map(|r| r.status).unwrap_or(0);
-            let reason = resp.map(|r| r.reason.as_str()).unwrap_or("");
-            let reason = if reason.is_empty() { String::new() } else { format!(" {reason}") };
-            let server_h = u
-                .resp_header("server")
-                .map(|s| format!(" (Server: \"{s}\")"))
-                .unwrap_or_default();
-            let pre8 = u.server.as_ref().is_some_and(|p| p.product == "IIS" && p.websocket == "no");
-            if pre8 {
-                let p = u.server.as_ref();
-                let ver = p.and_then(|p| p.version.clone()).unwrap_or_default();
-                let os = p.and_then(|p| p.os.clone()).unwrap_or_else(|| "an old Windows".into());
-                let ev = p.map(|p| p.evidence.join(", ")).unwrap_or_default();
-                let mut hint = format!(
-                    "WebSocket support arrived in IIS 8.0 (Windows 8 / Server 2012). IIS {ver} runs on {os} and treats the Upgrade as a plain request, so the device's MQTT-over-WebSocket connection can never start. Fix: move the server to Windows 8 / Server 2012 or later (IIS 8+ with the WebSocket Protocol feature), or connect the device with plain MQTT on TCP port 1883."
-                );
-                port_hint(&mut hint);
-                out.push(
-                    Finding::new(
-                        "ws_upgrade_rejected_pre_iis8",
-                        Severity::Error,
-                        format!(
-                            "WebSocket upgrade refused by IIS {ver} ({os}): {ask} answered {status}{reason}{server_h}, identified by {ev}"
-                        ),
-                    )
-                    .stream(meta.stream)
-                    .frames(frames.clone())
-                    .hint(hint),
-                );
-            } else {
-                let who = u.server_text();
-                let mut hint = match &u.server {
-                    Some(p) if p.product == "IIS" => "This IIS version can speak WebSocket, but only with the WebSocket Protocol feature installed (Server Manager > Web Server (IIS) > Application Development > WebSocket Protocol) and an application on this path that accepts it. Enable the feature and check the URL the device uses.".to_string(),
-                    Some(p) if p.product == "nginx" => "nginx answered itself: a proxy must pass the Upgrade through (proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\") to a WebSocket backend, and the request must be a valid RFC 6455 handshake.".to_string(),
-                    _ => "The server (or a proxy in front of it) does not accept a WebSocket upgrade on this URL. Check the path, the port and any proxy between device and broker.".to_string(),
-                };
-                match status {
-                    426 => hint.push_str(&format!(
-                        " 426 means the server wants a different protocol version{}.",
-                        u.resp_header("sec-websocket-version").map(|v| format!(" (it offers Sec-WebSocket-Version: {v})")).unwrap_or_default()
-                    )),
-                    400 => hint.push_str(" 400 means the server found the handshake request malformed (see the request-side findings)."),
-                    404 => hint.push_str(" 404 means nothing is served on this path."),
-                    _ => {}
-                }
-                out.push(
-                    Finding::new(
-                        "ws_upgrade_rejected",
-                        Severity::Error,
-                        format!("WebSocket upgrade refused: {ask} answered {status}{reason} by {who}{server_h}"),
-                    )
-                    .stream(meta.stream)
-                    .frames(frames.clone())
-                    .hint(hint),
-                );
-            }
-        }
-        Outcome::NoResponse => out.push(
-            Finding::new(
-                "ws_upgrade_no_response",
-                Severity::Error,
-                format!("WebSocket upgrade got no answer: {ask} (the connection ended or the capture stopped first)"),
-            )
-            .stream(meta.stream)
-            .frames(frames.clone())
-            .hint("The server accepted the TCP connection but never answered the Upgrade. A firewall or proxy may swallow it, or the server application hangs. Capture on the server side to see whether the request arrives."),
-        ),
-        Outcome::Reset => out.push(
-            Finding::new(
-                "ws_upgrade_reset",
-                Severity::Error,
+    let pre8 = u
+        .server
+        .as_ref()
+        .is_some_and(|p| p.product == "IIS" && p.websocket == "no");
+    if pre8 {
+        let p = u.server.as_ref();
+        let ver = p.and_then(|p| p.version.clone()).unwrap_or_default();
+        let os = p
+            .and_then(|p| p.os.clone())
+            .unwrap_or_else(|| "an old Windows".into());
+        let ev = p.map(|p| p.evidence.join(", ")).unwrap_or_default();
+        let mut hint = format!(
+            "WebSocket support arrived in IIS 8.0 (Windows 8 / Server 2012). IIS {ver} runs on {os} and treats the Upgrade as a plain request, so the device's MQTT-over-WebSocket connection can never start. Fix: move the server to Windows 8 / Server 2012 or later (IIS 8+ with the WebSocket Protocol feature), or connect the device with plain MQTT on TCP port 1883."
+        );
+        port_hint(&mut hint);
+        out.push(
+            base(
+                "ws_upgrade_rejected_pre_iis8",
                 format!(
-                    "WebSocket upgrade reset: {ask} was answered by a TCP reset{}",
-                    meta.rst_frame.map(|f| format!(" in frame {f}")).unwrap_or_default()
+                    "WebSocket upgrade refused by IIS {ver} ({os}): {ask} answered {status}{reason}{server_h}, identified by {ev}"
                 ),
             )
-            .stream(meta.stream)
-            .frames(frames.iter().copied().chain(meta.rst_frame))
-            .hint("The server (or a firewall) closed the connection instead of answering. Check that the server listens for WebSocket on this port and that no security appliance drops Upgrade requests."),
+            .hint(hint)
+            .group(format!("IIS {ver} ({os})")),
+        );
+        return;
+    }
+    let body = body_text(u);
+    if status == 400
+        && (body.contains("plain HTTP request was sent to HTTPS port")
+            || reason.contains("HTTPS port"))
+    {
+        out.push(
+            base(
+                "ws_plain_to_tls_port",
+                format!(
+                    "clear-text WebSocket upgrade sent to a TLS port: {ask} answered {status}{reason}{server_h}{title}"
+                ),
+            )
+            .hint("The device uses ws:// on a port that expects TLS: the server says \"The plain HTTP request was sent to HTTPS port\". Use wss:// with the broker's CA certificate on the device, or point ws:// at the clear-text port (usually 80 or the broker's WebSocket port)."),
+        );
+        return;
+    }
+    let who = u.server_text();
+    if request_problems.is_empty() && matches!(status, 400 | 426 | 502 | 503 | 504) {
+        if let Some(proxy) = proxy_answer(u) {
+            let leg = cx.backend_leg(meta, u);
+            let mut msg = format!(
+                "WebSocket upgrade answered by a proxy ({proxy}): {ask} answered {status}{reason}"
+            );
+            let mut frames = vec![u.request_frame];
+            frames.extend(u.response_frame);
+            if let Some(l) = &leg {
+                msg.push_str(&format!(
+                    "; the proxy forwarded it to {} as \"{} {} {}\" ({}) in frame {} (tcp.stream {}): {}",
+                    l.server, l.method, l.uri, l.version, l.headers_text(), l.frame, l.stream, l.what_was_dropped()
+                ));
+            }
+            let mut f = base("ws_upgrade_dropped_by_proxy", msg).frames(frames);
+            if let Some(l) = &leg {
+                f.message.push_str(&format!(
+                    " (see: tcp.stream in {{{} {}}})",
+                    meta.stream, l.stream
+                ));
+                let hint = format!(
+                    "The capture shows both legs: the proxy received a valid Upgrade from the device, but in the request it sent the backend {}, so the backend could only answer it as a plain request. Configure the proxy to pass WebSocket upgrades: in nginx, `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";` in the location that proxies {} (IIS ARR: install the WebSocket Protocol feature; other load balancers: enable WebSocket/HTTP upgrade passthrough).",
+                    l.what_was_dropped(),
+                    u.request.uri
+                );
+                f = f.hint(hint);
+            } else if status == 502 {
+                f.message.push_str(" (the backend leg is not in the capture: capture on the proxy's backend side too to see what it forwarded)");
+            }
+            out.push(f);
+            return;
+        }
+    }
+    if status == 404 && !is_iis8_plus(u.server.as_ref()) {
+        let f = base(
+            "ws_upgrade_path_not_found",
+            format!(
+                "WebSocket path not found: {ask} answered {status}{reason} by {who}{server_h}{title}"
+            ),
+        )
+        .group(u.request.uri.clone());
+        cx.defer(
+            DeferKind::PathWorks {
+                server: meta.server,
+                uri: u.request.uri.clone(),
+            },
+            f,
+        );
+        return;
+    }
+    let mut hint = match &u.server {
+        Some(p) if p.product == "IIS" => "This IIS version can speak WebSocket, but only with the WebSocket Protocol feature installed (Server Manager > Web Server (IIS) > Application Development > WebSocket Protocol) and an application on this path that accepts it. Enable the feature and check the URL the device uses.".to_string(),
+        _ if !request_problems.is_empty() => format!(
+            "The server refused a malformed handshake request ({}): update the device's WebSocket library or firmware so that it sends an RFC 6455 request.",
+            request_problems.join(", ")
         ),
+        Some(p) if p.product == "nginx" => "nginx answered itself: a location that proxies to a WebSocket backend must pass the Upgrade through (proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\").".to_string(),
+        _ => "The server (or a proxy in front of it) does not accept a WebSocket upgrade on this URL. Check the path, the port and any proxy between device and broker.".to_string(),
+    };
+    match status {
+        426 => hint.push_str(&format!(
+            " 426 means the server wants a different protocol version{}.",
+            u.resp_header("sec-websocket-version")
+                .map(|v| format!(" (it offers Sec-WebSocket-Version: {v})"))
+                .unwrap_or_default()
+        )),
+        403 => hint.push_str(
+            " 403 means the server refuses this client (Origin, IP or credentials checks).",
+        ),
+        401 | 407 => hint.push_str(" The server asks for credentials the device did not send."),
         _ => {}
     }
-    for p in &u.handshake.problems {
-        let sev = match p.severity {
-            HsSeverity::Error => Severity::Error,
-            HsSeverity::Warning => Severity::Warning,
-            HsSeverity::Info => Severity::Info,
-        };
-        let hint = match p.code {
-            "ws_accept_mismatch" | "ws_accept_missing" => Some("A client rejects this handshake (RFC 6455 section 4.1): a proxy rewrote the key or the answer, or the server computes the accept wrongly."),
-            "ws_subprotocol_not_selected" => Some("The client offered subprotocols and the 101 selected none; many MQTT clients then close the connection. Configure the server to answer Sec-WebSocket-Protocol: mqtt."),
-            "ws_version_unsupported" => Some("Servers speak Sec-WebSocket-Version 13 (RFC 6455); update the client's WebSocket library."),
-            "ws_key_missing" | "ws_key_invalid" => Some("The client's handshake request is not RFC 6455 compliant."),
-            _ => None,
-        };
-        let mut f = Finding::new(p.code, sev, p.message.clone())
-            .stream(meta.stream)
-            .frames(frames.clone());
-        if let Some(h) = hint {
-            f = f.hint(h);
-        }
-        out.push(f);
-    }
-    out
+    out.push(
+        base(
+            "ws_upgrade_rejected",
+            format!("WebSocket upgrade refused: {ask} answered {status}{reason} by {who}{server_h}{title}"),
+        )
+        .hint(hint)
+        .group(format!("{status}")),
+    );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proto::http::{parse_response, Head, HttpLimits};
-
-    fn resp(s: &str) -> Response {
-        match parse_response(s.as_bytes(), &HttpLimits::default()) {
-            Head::Complete(r, _) => r,
-            _ => panic!("bad test response"),
+fn unanswered(
+    meta: &ConnMeta,
+    u: &UpgradeInfo,
+    s: &ConnSummary,
+    cx: &mut Cross,
+    out: &mut Vec<Finding>,
+    ask: &str,
+    base: impl Fn(&'static str, String) -> Finding,
+) {
+    let close = meta.first_close;
+    let close_frame = close.map(|c| c.frame);
+    let since = |t: f64| t - u.request_ts;
+    // The server answered in TLS: a TLS listener.
+    if let Opening::TlsRecord { content_type } = s.opening[1] {
+        out.push(
+            base(
+                "ws_plain_to_tls_port",
+                format!(
+                    "clear-text WebSocket upgrade sent to a TLS port: {ask} was answered with a TLS {} record",
+                    if content_type == 21 { "alert" } else { "handshake" }
+                ),
+            )
+            .frames([u.request_frame].into_iter().chain(meta.first_data[1].map(|d| d.0))),
+        );
+        return;
+    }
+    let server_closed_at_once = s.opening[1] == Opening::Nothing
+        && close.is_some_and(|c| c.by == Dir::S2C && since(c.ts.as_f64()) <= IMMEDIATE_CLOSE_SECS);
+    let how = match close {
+        Some(c) if c.rst => "a TCP reset",
+        Some(_) => "a FIN",
+        None => "nothing",
+    };
+    let fallback = if u.handshake.outcome == Outcome::Reset
+        || close.is_some_and(|c| c.rst && c.by == Dir::S2C)
+    {
+        base(
+            "ws_upgrade_reset",
+            format!(
+                "WebSocket upgrade reset: {ask} was answered by a TCP reset{}",
+                meta.rst_frame
+                    .map(|f| format!(" in frame {f}"))
+                    .unwrap_or_default()
+            ),
+        )
+        .frames([u.request_frame].into_iter().chain(meta.rst_frame))
+    } else if meta.end == ConnEnd::Open {
+        let waited = cx.capture_end.map(|t| since(t.as_f64())).unwrap_or(0.0);
+        if waited < ANSWER_WAIT_SECS {
+            out.push(
+                base(
+                    "capture_ended_before_answer",
+                    format!(
+                        "the capture ends {waited:.3} s after {ask} (its last packet), with the connection open and no answer yet: whether the server answers cannot be seen"
+                    ),
+                )
+                .hint("Capture longer (at least a few seconds after the device's request) to see the answer."),
+            );
+            return;
         }
-    }
-
-    #[test]
-    fn identifies_iis75_by_header_and_page() {
-        let r = resp(
-            "HTTP/1.1 404 Not Found\r\nServer: Microsoft-IIS/7.5\r\nX-Powered-By: ASP.NET\r\n\r\n",
-        );
-        let p = identify_server(
-            &r,
-            b"<title>IIS 7.5 Detailed Error - 404.0 - Not Found</title>",
+        base(
+            "ws_upgrade_no_response",
+            format!("WebSocket upgrade got no answer: {ask}, no answer in the {waited:.1} s the capture went on"),
         )
-        .unwrap();
-        assert_eq!(p.product, "IIS");
-        assert_eq!(p.version.as_deref(), Some("7.5"));
-        assert_eq!(p.os.as_deref(), Some("Windows 7 / Server 2008 R2"));
-        assert_eq!(p.websocket, "no");
-        assert_eq!(p.confidence, "high");
-        assert_eq!(
-            p.evidence,
-            vec!["server_header", "x_powered_by", "error_page"]
-        );
-    }
-
-    #[test]
-    fn identifies_iis_by_page_alone() {
-        let r = resp("HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n");
-        let p = identify_server(
-            &r,
-            b"<h1>Server Error</h1><title>IIS 7.5 Detailed Error - 404.0",
+    } else {
+        let by = match close {
+            Some(c) if c.by == Dir::C2S => format!(
+                "the device closed the connection {:.1} s after the request",
+                since(c.ts.as_f64())
+            ),
+            Some(c) => format!(
+                "the server closed the connection {:.3} s after the request without an answer",
+                since(c.ts.as_f64())
+            ),
+            None => "the connection ended".into(),
+        };
+        base(
+            "ws_upgrade_no_response",
+            format!("WebSocket upgrade got no answer: {ask}; {by}"),
         )
-        .unwrap();
-        assert_eq!(p.version.as_deref(), Some("7.5"));
-        assert_eq!(p.evidence, vec!["error_page"]);
-        assert_eq!(p.confidence, "low");
-        let p = identify_server(&r, b"<html><head><title>IIS7</title>").unwrap();
-        assert_eq!(p.websocket, "no");
+        .frames([u.request_frame].into_iter().chain(close_frame))
+    };
+    if !server_closed_at_once {
+        out.push(fallback);
+        return;
     }
-
-    #[test]
-    fn iis8_and_others() {
-        let p = identify_server(
-            &resp("HTTP/1.1 404 x\r\nServer: Microsoft-IIS/8.5\r\n\r\n"),
-            b"",
-        )
-        .unwrap();
-        assert_eq!(p.websocket, "optional");
-        assert_eq!(p.os.as_deref(), Some("Windows 8.1 / Server 2012 R2"));
-        let p =
-            identify_server(&resp("HTTP/1.1 426 x\r\nServer: nginx/1.22.1\r\n\r\n"), b"").unwrap();
-        assert_eq!(
-            (p.product.as_str(), p.version.as_deref()),
-            ("nginx", Some("1.22.1"))
-        );
-        assert!(identify_server(&resp("HTTP/1.1 404 x\r\n\r\n"), b"hello").is_none());
-        assert!(
-            is_pre_iis8("7.5") && is_pre_iis8("6.0") && !is_pre_iis8("8.0") && !is_pre_iis8("10.0")
+    let ms = close.map(|c| since(c.ts.as_f64()) * 1000.0).unwrap_or(0.0);
+    let frames: Vec<u64> = [u.request_frame].into_iter().chain(close_frame).collect();
+    let to_mqtt = Finding::of(
+        "ws_upgrade_to_mqtt_port",
+        format!(
+            "WebSocket upgrade sent to a plain MQTT port: {ask} got no HTTP answer, the broker closed the connection ({how}) {ms:.0} ms later"
+        ),
+    )
+    .stream(meta.stream)
+    .frames(frames.clone());
+    let to_tls = Finding::of(
+        "ws_plain_to_tls_port",
+        format!(
+            "clear-text WebSocket upgrade sent to a TLS port: {ask} got no answer, the server closed the connection ({how}) {ms:.0} ms later"
+        ),
+    )
+    .stream(meta.stream)
+    .frames(frames);
+    let port = meta.server.port;
+    if matches!(port, 1883 | 1884) || cx.carries_mqtt(meta.server) {
+        out.push(to_mqtt);
+    } else if matches!(port, 443 | 8443 | 8883 | 8884 | 8081 | 8082 | 9443)
+        || cx.carries_tls(meta.server)
+    {
+        out.push(to_tls);
+    } else {
+        cx.defer(
+            DeferKind::Unanswered {
+                server: meta.server,
+                to_mqtt: Box::new(to_mqtt),
+                to_tls: Box::new(to_tls),
+            },
+            fallback,
         );
     }
 }

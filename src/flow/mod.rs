@@ -13,7 +13,6 @@ pub use defrag::{Defrag, DefragLimits};
 pub use reasm::{Chunk, Clock, EndKind, ReasmLimits, Reassembly, SegIn, SegNote};
 
 use crate::capture::Ts;
-use crate::event::{ConnProto, Finding, Severity, Sink};
 use crate::wire::{flags, Segment};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -88,6 +87,21 @@ impl ConnEnd {
     }
 }
 
+/// The first FIN or RST of a connection: who closed, how, and after how
+/// much silence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseEvent {
+    pub by: Dir,
+    pub rst: bool,
+    pub frame: u64,
+    pub ts: Ts,
+    /// Microseconds since the last payload segment of either direction
+    /// (0 when the closing segment carries data).
+    pub quiet_us: i64,
+    /// The last payload segment before it (either direction).
+    pub last_data_frame: Option<u64>,
+}
+
 /// Everything known about a connection at the TCP level.
 #[derive(Clone, Debug)]
 pub struct ConnMeta {
@@ -124,6 +138,16 @@ pub struct ConnMeta {
     pub end: ConnEnd,
     pub fin_seen: [bool; 2],
     pub rst_frame: Option<u64>,
+    /// The first FIN of each direction (frame, time).
+    pub fin: [Option<(u64, Ts)>; 2],
+    /// Who sent the first RST, and when.
+    pub rst: Option<(Dir, Ts)>,
+    /// The first and the last captured segment carrying payload, per
+    /// direction (frame, time; retransmissions included).
+    pub first_data: [Option<(u64, Ts)>; 2],
+    pub last_data: [Option<(u64, Ts)>; 2],
+    /// The first FIN or RST.
+    pub first_close: Option<CloseEvent>,
     /// The out-of-order limit forced gaps (count).
     pub reasm_limit_hits: u64,
     /// The connection was removed before the capture ended (idle or table full).
@@ -139,21 +163,40 @@ impl ConnMeta {
         self.bytes.swap(0, 1);
         self.tcp_len.swap(0, 1);
         self.fin_seen.swap(0, 1);
+        self.fin.swap(0, 1);
+        self.first_data.swap(0, 1);
+        self.last_data.swap(0, 1);
+        if let Some((d, _)) = self.rst.as_mut() {
+            *d = d.rev();
+        }
+        if let Some(c) = self.first_close.as_mut() {
+            c.by = c.by.rev();
+        }
         for g in &mut self.gaps {
             g.dir = g.dir.rev();
         }
     }
 }
 
-/// The protocol layers of one connection.
-pub trait Handler {
+/// Where the connection table reports what it did.
+pub trait FlowOut {
+    /// A connection left the table (closed and lingered, evicted, or the
+    /// capture ended): its record is final.
+    fn connection(&mut self, meta: &ConnMeta);
+    /// More connections were live than `limit` at `frame`: the least
+    /// recently active were dropped (reported the first time only).
+    fn table_full(&mut self, frame: u64, limit: usize);
+}
+
+/// The protocol layers of one connection, reporting to `O`.
+pub trait Handler<O: FlowOut + ?Sized> {
     /// A chunk of one direction. The handler may call `meta.swap_roles()`
     /// on the very first data of a connection without SYN when the payload
     /// shows the roles are the other way round; it must then treat `dir` as
     /// reversed.
-    fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, out: &mut dyn Sink);
+    fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, out: &mut O);
     /// The connection is done (both directions ended, evicted, or capture end).
-    fn finish(&mut self, meta: &ConnMeta, out: &mut dyn Sink) -> ConnProto;
+    fn finish(&mut self, meta: &ConnMeta, out: &mut O);
 }
 
 /// Limits of the connection table.
@@ -190,8 +233,6 @@ struct Conn<H> {
     /// None once the connection closed: its protocol state is finished and
     /// dropped; only the record lingers to count trailing packets.
     handler: Option<Box<H>>,
-    /// What the handler reported when it finished.
-    proto: Option<ConnProto>,
     closed: bool,
     last_us: i64,
 }
@@ -228,7 +269,7 @@ pub struct FlowTable<H> {
     new_handler: Box<dyn FnMut() -> H + Send>,
 }
 
-impl<H: Handler> FlowTable<H> {
+impl<H> FlowTable<H> {
     pub fn new(limits: FlowLimits, new_handler: Box<dyn FnMut() -> H + Send>) -> Self {
         FlowTable {
             map: HashMap::new(),
@@ -254,7 +295,15 @@ impl<H: Handler> FlowTable<H> {
     }
 
     /// Process one TCP segment from frame `frame`.
-    pub fn segment(&mut self, frame: u64, ts: Ts, seg: &Segment<'_>, out: &mut dyn Sink) {
+    pub fn segment<O: FlowOut + ?Sized>(
+        &mut self,
+        frame: u64,
+        ts: Ts,
+        seg: &Segment<'_>,
+        out: &mut O,
+    ) where
+        H: Handler<O>,
+    {
         let now = ts.micros();
         self.maybe_sweep(now, frame, ts, out);
         let src = Endpoint {
@@ -354,13 +403,43 @@ impl<H: Handler> FlowTable<H> {
         if note.limit_hit {
             meta.reasm_limit_hits += 1;
         }
+        let d = if meta.client == src { 0 } else { 1 };
+        let closing = seg.has(flags::FIN) || seg.has(flags::RST);
+        if closing && meta.first_close.is_none() {
+            let carries = seg.claimed_len > 0 && !seg.has(flags::RST);
+            let last = match (meta.last_data[0], meta.last_data[1]) {
+                (Some(a), Some(b)) => Some(if a.1 >= b.1 { a } else { b }),
+                (a, b) => a.or(b),
+            };
+            meta.first_close = Some(CloseEvent {
+                by: if d == 0 { Dir::C2S } else { Dir::S2C },
+                rst: seg.has(flags::RST),
+                frame,
+                ts,
+                quiet_us: if carries {
+                    0
+                } else {
+                    last.map_or(0, |(_, t)| ts.micros().saturating_sub(t.micros()).max(0))
+                },
+                last_data_frame: if carries {
+                    Some(frame)
+                } else {
+                    last.map(|l| l.0)
+                },
+            });
+        }
         if seg.has(flags::FIN) {
-            let d = if meta.client == src { 0 } else { 1 };
             meta.fin_seen[d] = true;
+            meta.fin[d].get_or_insert((frame, ts));
+        }
+        if seg.claimed_len > 0 && !seg.has(flags::RST) {
+            meta.first_data[d].get_or_insert((frame, ts));
+            meta.last_data[d] = Some((frame, ts));
         }
         if seg.has(flags::RST) {
             if meta.rst_frame.is_none() {
                 meta.rst_frame = Some(frame);
+                meta.rst = Some((if d == 0 { Dir::C2S } else { Dir::S2C }, ts));
             }
             meta.end = ConnEnd::Rst;
         }
@@ -379,7 +458,10 @@ impl<H: Handler> FlowTable<H> {
 
     /// Both directions ended: finish the protocol layers now and keep only
     /// their summary (the record lingers to count trailing packets).
-    fn mark_closed(&mut self, i: usize, out: &mut dyn Sink) {
+    fn mark_closed<O: FlowOut + ?Sized>(&mut self, i: usize, out: &mut O)
+    where
+        H: Handler<O>,
+    {
         let Some(conn) = self.slots[i].as_mut() else {
             return;
         };
@@ -388,14 +470,14 @@ impl<H: Handler> FlowTable<H> {
         }
         conn.closed = true;
         if let Some(mut h) = conn.handler.take() {
-            conn.proto = Some(h.finish(&conn.meta, out));
+            h.finish(&conn.meta, out);
         }
         self.held_total = self.held_total.saturating_sub(conn.tcp.held_bytes());
         conn.tcp.shrink();
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn open(
+    fn open<O: FlowOut + ?Sized>(
         &mut self,
         k: Key,
         src: Endpoint,
@@ -404,8 +486,11 @@ impl<H: Handler> FlowTable<H> {
         frame: u64,
         ts: Ts,
         now: i64,
-        out: &mut dyn Sink,
-    ) -> usize {
+        out: &mut O,
+    ) -> usize
+    where
+        H: Handler<O>,
+    {
         if self.map.len() >= self.limits.max_connections {
             self.evict_oldest(frame, ts, out);
         }
@@ -447,6 +532,11 @@ impl<H: Handler> FlowTable<H> {
             end: ConnEnd::Open,
             fin_seen: [false; 2],
             rst_frame: None,
+            fin: [None; 2],
+            rst: None,
+            first_data: [None; 2],
+            last_data: [None; 2],
+            first_close: None,
             reasm_limit_hits: 0,
             evicted: false,
         };
@@ -456,7 +546,6 @@ impl<H: Handler> FlowTable<H> {
             meta,
             tcp: Reassembly::default(),
             handler: Some(Box::new((self.new_handler)())),
-            proto: None,
             closed: false,
             last_us: now,
         };
@@ -475,7 +564,10 @@ impl<H: Handler> FlowTable<H> {
     }
 
     /// Finish connection `i` and report it.
-    fn close_slot(&mut self, i: usize, frame: u64, ts: Ts, out: &mut dyn Sink) {
+    fn close_slot<O: FlowOut + ?Sized>(&mut self, i: usize, frame: u64, ts: Ts, out: &mut O)
+    where
+        H: Handler<O>,
+    {
         let Some(mut conn) = self.slots[i].take() else {
             return;
         };
@@ -487,11 +579,7 @@ impl<H: Handler> FlowTable<H> {
         self.held_total = self.held_total.saturating_sub(conn.tcp.held_bytes());
         let lim = &self.limits.reasm;
         let Conn {
-            meta,
-            tcp,
-            handler,
-            proto,
-            ..
+            meta, tcp, handler, ..
         } = &mut conn;
         // Ends are reported at the last frame the connection saw.
         let (f, t) = (meta.last_frame.max(1), meta.last_ts);
@@ -503,19 +591,16 @@ impl<H: Handler> FlowTable<H> {
         if meta.end == ConnEnd::Open && meta.fin_seen[0] && meta.fin_seen[1] {
             meta.end = ConnEnd::Fin;
         }
-        let proto = match (handler.take(), proto.take()) {
-            (Some(mut h), _) => h.finish(meta, out),
-            (None, Some(p)) => p,
-            (None, None) => ConnProto {
-                protocol: "unknown",
-                ..Default::default()
-            },
-        };
-        report_tcp_findings(meta, out);
-        out.connection(meta, &proto);
+        if let Some(mut h) = handler.take() {
+            h.finish(meta, out);
+        }
+        out.connection(meta);
     }
 
-    fn maybe_sweep(&mut self, now: i64, frame: u64, ts: Ts, out: &mut dyn Sink) {
+    fn maybe_sweep<O: FlowOut + ?Sized>(&mut self, now: i64, frame: u64, ts: Ts, out: &mut O)
+    where
+        H: Handler<O>,
+    {
         if self.last_sweep_us != i64::MIN && now - self.last_sweep_us < 10_000_000 {
             return;
         }
@@ -565,7 +650,10 @@ impl<H: Handler> FlowTable<H> {
     }
 
     /// A closing connection's reordering window is measured in time alone.
-    fn tick_closing(&mut self, i: usize, now: i64, out: &mut dyn Sink) {
+    fn tick_closing<O: FlowOut + ?Sized>(&mut self, i: usize, now: i64, out: &mut O)
+    where
+        H: Handler<O>,
+    {
         let lim = &self.limits.reasm;
         let Some(conn) = self.slots[i].as_mut() else {
             return;
@@ -598,7 +686,10 @@ impl<H: Handler> FlowTable<H> {
     }
 
     /// The table is full: drop the least recently active tenth.
-    fn evict_oldest(&mut self, frame: u64, ts: Ts, out: &mut dyn Sink) {
+    fn evict_oldest<O: FlowOut + ?Sized>(&mut self, frame: u64, ts: Ts, out: &mut O)
+    where
+        H: Handler<O>,
+    {
         let mut ages: Vec<(i64, u64, usize)> = self
             .slots
             .iter()
@@ -612,18 +703,7 @@ impl<H: Handler> FlowTable<H> {
         ages.truncate(n);
         ages.sort_unstable_by_key(|a| a.1);
         if self.stats.evicted_full == 0 {
-            out.finding(
-                &Finding::new(
-                    "tcp_connection_limit",
-                    Severity::Warning,
-                    format!(
-                        "more than {} TCP connections were live at once (frame {frame}); the least recently active were dropped",
-                        self.limits.max_connections
-                    ),
-                )
-                .frames([frame])
-                .hint("Later packets of a dropped connection start a new stream, so stream numbers may differ from Wireshark's after this point. Raise --max-connections if memory allows."),
-            );
+            out.table_full(frame, self.limits.max_connections);
         }
         for (_, _, i) in ages {
             if let Some(c) = self.slots[i].as_mut() {
@@ -636,7 +716,10 @@ impl<H: Handler> FlowTable<H> {
 
     /// Held out-of-order data over all connections is over its limit: skip
     /// the holes of the connection at hand.
-    fn relieve_memory(&mut self, i: usize, frame: u64, ts: Ts, out: &mut dyn Sink) {
+    fn relieve_memory<O: FlowOut + ?Sized>(&mut self, i: usize, frame: u64, ts: Ts, out: &mut O)
+    where
+        H: Handler<O>,
+    {
         self.stats.total_ooo_limit_hits += 1;
         let lim = &self.limits.reasm;
         let Some(conn) = self.slots[i].as_mut() else {
@@ -669,7 +752,10 @@ impl<H: Handler> FlowTable<H> {
     }
 
     /// The capture ended: finish every connection, in stream order.
-    pub fn finish_all(&mut self, out: &mut dyn Sink) {
+    pub fn finish_all<O: FlowOut + ?Sized>(&mut self, out: &mut O)
+    where
+        H: Handler<O>,
+    {
         let mut live: Vec<(u64, usize)> = self
             .slots
             .iter()
@@ -684,12 +770,12 @@ impl<H: Handler> FlowTable<H> {
 }
 
 /// Route a chunk to the handler, keeping TCP accounting.
-fn deliver<H: Handler>(
+fn deliver<O: FlowOut + ?Sized, H: Handler<O>>(
     meta: &mut ConnMeta,
     handler: &mut Option<Box<H>>,
     d: usize,
     c: Chunk<'_>,
-    out: &mut dyn Sink,
+    out: &mut O,
     swapped: &mut bool,
 ) {
     let dir = if d == 0 { Dir::C2S } else { Dir::S2C };
@@ -716,71 +802,5 @@ fn deliver<H: Handler>(
     handler.chunk(meta, dir, c, out);
     if meta.client != before {
         *swapped = !*swapped;
-    }
-}
-
-fn report_tcp_findings(meta: &ConnMeta, out: &mut dyn Sink) {
-    if !meta.gaps.is_empty() {
-        let total = meta.gap_bytes;
-        let frames: Vec<u64> = meta.gaps.iter().map(|g| g.frame).take(16).collect();
-        out.finding(
-            &Finding::new(
-                "tcp_gap",
-                Severity::Warning,
-                format!(
-                    "{} byte(s) missing from the capture in {} place(s) ({} c2s, {} s2c)",
-                    total,
-                    meta.gaps_total,
-                    meta.gaps.iter().filter(|g| g.dir == Dir::C2S).count(),
-                    meta.gaps.iter().filter(|g| g.dir == Dir::S2C).count()
-                ),
-            )
-            .stream(meta.stream)
-            .frames(frames)
-            .hint("The capture lost packets (capture buffer overrun, snaplen, or a capture started mid-stream). Decoding resumed after each hole; capture with a larger buffer (dumpcap -B) and no snaplen."),
-        );
-    }
-    if meta.overlap_conflicts > 0 {
-        out.finding(
-            &Finding::new(
-                "tcp_overlap_conflict",
-                Severity::Warning,
-                format!(
-                    "{} retransmitted or overlapping segment(s) carry bytes that differ from the first copy",
-                    meta.overlap_conflicts
-                ),
-            )
-            .stream(meta.stream)
-            .frames(meta.conflict_frames.iter().copied())
-            .hint("The first copy was used. Differing retransmissions point at a broken middlebox or deliberate evasion."),
-        );
-    }
-    if meta.after_end_bytes > 0 {
-        out.finding(
-            &Finding::new(
-                "tcp_data_after_close",
-                Severity::Info,
-                format!(
-                    "{} payload byte(s) were sent after the connection's FIN or RST; they were not decoded",
-                    meta.after_end_bytes
-                ),
-            )
-            .stream(meta.stream)
-            .hint("A sender does not send data after its own FIN, and a receiver discards data after a reset: these bytes never reached the application. Look at who closed the connection and when."),
-        );
-    }
-    if meta.reasm_limit_hits > 0 {
-        out.finding(
-            &Finding::new(
-                "tcp_reassembly_limit",
-                Severity::Warning,
-                format!(
-                    "the out-of-order buffer limit was reached {} time(s); holes were skipped as gaps",
-                    meta.reasm_limit_hits
-                ),
-            )
-            .stream(meta.stream)
-            .hint("Raise the reassembly limits if the capture is trustworthy."),
-        );
     }
 }

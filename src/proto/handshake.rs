@@ -686,6 +686,52 @@ fn deflate_params(e: &Extension, offers: &[&Extension], cx: &mut Ctx) -> Deflate
     p
 }
 
+/// Everything about one Upgrade request and its answer.
+#[derive(Clone, Debug)]
+pub struct UpgradeInfo {
+    pub request_frame: u64,
+    /// Capture time of the request (seconds since the epoch).
+    pub request_ts: f64,
+    pub response_frame: Option<u64>,
+    pub request: Request,
+    pub response: Option<Response>,
+    /// The request asks for `websocket` (not h2c or others).
+    pub websocket: bool,
+    pub handshake: Handshake,
+    pub server: Option<super::server::ServerProduct>,
+    /// The first bytes of the response body (an error page), at most
+    /// [`BODY_EXCERPT`] bytes.
+    pub body: Vec<u8>,
+}
+
+/// Bytes of a rejected Upgrade's response body kept as evidence.
+pub const BODY_EXCERPT: usize = 1024;
+
+impl UpgradeInfo {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request.headers.get(name)
+    }
+    pub fn resp_header(&self, name: &str) -> Option<&str> {
+        self.response.as_ref().and_then(|r| r.headers.get(name))
+    }
+    pub fn server_text(&self) -> String {
+        match &self.server {
+            Some(p) => {
+                let mut s = p.product.clone();
+                if let Some(v) = &p.version {
+                    s.push(' ');
+                    s.push_str(v);
+                }
+                if let Some(os) = &p.os {
+                    s.push_str(&format!(" ({os})"));
+                }
+                s
+            }
+            None => "an unidentified server".to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::http::{parse_request, parse_response, Head, HttpLimits};

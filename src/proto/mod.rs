@@ -5,5 +5,6 @@ pub mod deflate;
 pub mod handshake;
 pub mod http;
 pub mod mqtt;
+pub mod server;
 pub mod tls;
 pub mod ws;

@@ -182,6 +182,10 @@ pub trait WsSink {
     fn frame_end(&mut self, h: &FrameHeader, info: &FrameEnd);
     /// A violation or note; decoding continues.
     fn violation(&mut self, v: Violation);
+    /// The events that follow concern the stream up to offset `end`
+    /// (bytes fed plus gaps): a sink that fed the bytes in pieces can tell
+    /// in which piece they arrived. Default: ignored.
+    fn at_offset(&mut self, _end: u64) {}
 }
 
 /// Incremental UTF-8 validator (state carried across pieces).
@@ -319,7 +323,20 @@ pub struct FrameDecoder {
     /// The capture starts inside this direction (no handshake seen): the
     /// first resynchronisation is the start of decoding, not a loss.
     start_unseen: bool,
+    /// When resynchronising, only a binary frame whose payload passes this
+    /// test is an anchor (e.g. one that starts a plausible MQTT packet).
+    payload_probe: Option<PayloadProbe>,
+    /// Resynchronisation with a payload test: the bytes being scanned.
+    scan: Vec<u8>,
 }
+
+/// Bytes scanned at once when resynchronising with a payload test.
+const SCAN_MAX: usize = 2048;
+
+/// A test of the first (unmasked) payload bytes of a candidate frame while
+/// resynchronising: `Some(true)` plausible, `Some(false)` not, `None` too
+/// few bytes to say (taken as not).
+pub type PayloadProbe = fn(&[u8]) -> Option<bool>;
 
 impl FrameDecoder {
     /// A decoder for frames sent by the client (`from_client`, must be
@@ -356,7 +373,14 @@ impl FrameDecoder {
             carry_len: 0,
             skipped: 0,
             start_unseen: false,
+            payload_probe: None,
+            scan: Vec::new(),
         }
+    }
+
+    /// Resynchronise only on data frames whose payload passes `probe`.
+    pub fn set_payload_probe(&mut self, probe: PayloadProbe) {
+        self.payload_probe = Some(probe);
     }
 
     /// A decoder for a direction whose start was not captured: it looks for
@@ -366,6 +390,14 @@ impl FrameDecoder {
         let mut d = Self::with_limits(from_client, true, lim);
         d.enter_resync(0);
         d.start_unseen = true;
+        d
+    }
+
+    /// Like [`midstream`](Self::midstream), for a direction known to start
+    /// on a frame header (its first bytes were recognised as frames).
+    pub fn midstream_aligned(from_client: bool, lim: WsLimits) -> Self {
+        let mut d = Self::with_limits(from_client, true, lim);
+        d.after_resync = true;
         d
     }
 
@@ -422,6 +454,7 @@ impl FrameDecoder {
             let n = match self.state {
                 State::Header => self.feed_header(rest, sink),
                 State::Payload => self.feed_payload(rest, sink),
+                State::Resync if self.payload_probe.is_some() => self.feed_resync_probe(rest, sink),
                 State::Resync => self.feed_resync(rest, sink),
             };
             i = i.saturating_add(n);
@@ -475,8 +508,10 @@ impl FrameDecoder {
             self.skipped = self
                 .skipped
                 .saturating_add(self.carry_len as u64)
+                .saturating_add(self.scan.len() as u64)
                 .saturating_add(len);
             self.carry_len = 0;
+            self.scan.clear();
             return;
         }
         sink.violation(Violation {
@@ -494,6 +529,7 @@ impl FrameDecoder {
     }
 
     fn enter_resync(&mut self, already_skipped: u64) {
+        self.scan.clear();
         self.state = State::Resync;
         self.hdr_len = 0;
         self.cur = None;
@@ -797,6 +833,7 @@ impl FrameDecoder {
                 });
             }
         }
+        sink.at_offset(self.pos.saturating_add(n as u64));
         sink.payload(&h, &self.scratch);
         self.remaining -= n as u64;
         self.pos = self.pos.saturating_add(n as u64);
@@ -844,6 +881,7 @@ impl FrameDecoder {
         }
         self.ctrl.clear();
         self.truncated = false;
+        sink.at_offset(self.pos);
         sink.frame_end(&h, &end);
     }
 
@@ -941,6 +979,74 @@ impl FrameDecoder {
         Plaus::Yes
     }
 
+    /// Is a binary frame starting at `b` an anchor for resynchronisation
+    /// with a payload test? The payloads of up to 8 consecutive data frames
+    /// are unmasked and joined (clients such as MQTT.js send a packet's fixed
+    /// header in a frame of its own) and must pass `probe`, and a second frame
+    /// must follow the first. `NeedMore` while `b` ends too soon to say and
+    /// `full` is false.
+    fn chain_verdict(&self, b: &[u8], probe: PayloadProbe, full: bool) -> Plaus {
+        match b.first() {
+            Some(&b0) if b0 & 0x0f == opcode::BINARY => {}
+            Some(_) => return Plaus::No,
+            None => return Plaus::NeedMore,
+        }
+        let mut app = [0u8; 96];
+        let mut n = 0usize;
+        let mut i = 0usize;
+        let mut frames = 0usize;
+        while frames < 8 && n < app.len() {
+            let rest = b.get(i..).unwrap_or(&[]);
+            if frames > 0 && rest.first().is_some_and(|&x| x & 0x08 != 0) {
+                break;
+            }
+            match self.plausible(rest) {
+                Plaus::Yes => {}
+                Plaus::No if frames > 0 => break,
+                Plaus::No => return Plaus::No,
+                Plaus::NeedMore if full => break,
+                Plaus::NeedMore => return Plaus::NeedMore,
+            }
+            let Some(&b1) = rest.get(1) else { break };
+            let ext = match b1 & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            let masked = b1 & 0x80 != 0;
+            let at = 2 + ext + if masked { 4 } else { 0 };
+            let Some(len) = Self::implied_frame_len(rest).and_then(|l| usize::try_from(l).ok())
+            else {
+                break;
+            };
+            let raw = rest.get(at..len.min(rest.len())).unwrap_or(&[]);
+            let take = raw.len().min(app.len() - n);
+            let dst = &mut app[n..n + take];
+            dst.copy_from_slice(&raw[..take]);
+            if masked {
+                if let Some(m) = rest.get(2 + ext..2 + ext + 4) {
+                    unmask(dst, [m[0], m[1], m[2], m[3]], 0);
+                }
+            }
+            n += take;
+            if len > rest.len() {
+                // The frame goes on beyond the bytes at hand.
+                if !full && n < app.len() {
+                    return Plaus::NeedMore;
+                }
+                break;
+            }
+            frames += 1;
+            i += len;
+        }
+        match probe(&app[..n]) {
+            Some(true) if frames >= 2 || full || n >= app.len() => Plaus::Yes,
+            None if !full => Plaus::NeedMore,
+            _ if frames < 2 && !full && i >= b.len() => Plaus::NeedMore,
+            _ => Plaus::No,
+        }
+    }
+
     /// Header length implied by a plausible header prefix (>= 2 bytes known).
     fn implied_frame_len(b: &[u8]) -> Option<u64> {
         let b1 = *b.get(1)?;
@@ -967,9 +1073,8 @@ impl FrameDecoder {
             Plaus::Yes => {}
             other => return other,
         }
-        let next = Self::implied_frame_len(b)
-            .and_then(|l| usize::try_from(l).ok())
-            .and_then(|l| b.get(l..));
+        let len = Self::implied_frame_len(b).and_then(|l| usize::try_from(l).ok());
+        let next = len.and_then(|l| b.get(l..));
         match next {
             Some(rest) if !rest.is_empty() => match self.plausible(rest) {
                 Plaus::No => Plaus::No,
@@ -1067,6 +1172,53 @@ impl FrameDecoder {
         self.skipped = self.skipped.saturating_add(input.len() as u64);
         self.pos = self.pos.saturating_add(input.len() as u64);
         input.len()
+    }
+}
+
+impl FrameDecoder {
+    /// Resynchronisation with a payload test: input is gathered (at most
+    /// [`SCAN_MAX`] bytes) so that a candidate header can be judged by the
+    /// frames that follow it, across TCP segments.
+    fn feed_resync_probe(&mut self, input: &[u8], sink: &mut dyn WsSink) -> usize {
+        let Some(probe) = self.payload_probe else {
+            return self.feed_resync(input, sink);
+        };
+        if self.carry_len > 0 {
+            self.scan
+                .extend_from_slice(&self.carry[..self.carry_len.min(14)]);
+            self.pos = self.pos.saturating_sub(self.carry_len as u64);
+            self.skipped = self.skipped.saturating_sub(self.carry_len as u64);
+            self.carry_len = 0;
+        }
+        let room = SCAN_MAX.saturating_sub(self.scan.len());
+        let take = room.min(input.len());
+        self.scan.extend_from_slice(&input[..take]);
+        self.pos = self.pos.saturating_add(take as u64);
+        let full = self.scan.len() >= SCAN_MAX;
+        let scan = std::mem::take(&mut self.scan);
+        for p in 0..scan.len() {
+            match self.chain_verdict(&scan[p..], probe, full) {
+                Plaus::No => continue,
+                Plaus::Yes => {
+                    self.skipped = self.skipped.saturating_add(p as u64);
+                    let replay = &scan[p..];
+                    self.pos = self.pos.saturating_sub(replay.len() as u64);
+                    self.resynced(sink);
+                    self.feed_dyn(replay, sink);
+                    return take;
+                }
+                Plaus::NeedMore => {
+                    self.skipped = self.skipped.saturating_add(p as u64);
+                    self.scan = scan[p..].to_vec();
+                    return take;
+                }
+            }
+        }
+        self.skipped = self.skipped.saturating_add(scan.len() as u64);
+        let mut scan = scan;
+        scan.clear();
+        self.scan = scan;
+        take
     }
 }
 
@@ -1179,6 +1331,8 @@ pub trait WsDataSink {
     fn data_gap(&mut self, _len: Option<u64>) {}
     /// A frame header was decoded. Default: ignored.
     fn frame_start(&mut self, _h: &FrameHeader) {}
+    /// See [`WsSink::at_offset`]. Default: ignored.
+    fn at_offset(&mut self, _end: u64) {}
 }
 
 /// One direction of a WebSocket connection: frame decoding, permessage-deflate
@@ -1250,6 +1404,10 @@ impl<S: WsDataSink + ?Sized> Adapter<'_, S> {
 }
 
 impl<S: WsDataSink + ?Sized> WsSink for Adapter<'_, S> {
+    fn at_offset(&mut self, end: u64) {
+        self.sink.at_offset(end);
+    }
+
     fn frame_start(&mut self, h: &FrameHeader) {
         if h.is_data() && h.opcode != 0 {
             self.st.check_text = h.opcode == opcode::TEXT && h.compressed;
@@ -1375,13 +1533,18 @@ impl WsDirection {
     }
 
     /// A direction whose handshake was not captured: framing is found by
-    /// scanning (see [`FrameDecoder::midstream`]); compressed messages are
+    /// scanning (see [`FrameDecoder::midstream`]) unless `aligned` (its first
+    /// bytes are known to start a frame); compressed messages are
     /// inflated as if without context takeover (the negotiated parameters are
     /// unknown), so a message that refers to earlier ones fails to inflate
     /// and is reported, never passed on as garbage.
-    pub fn midstream(from_client: bool, limits: WsLimits) -> Self {
+    pub fn midstream(from_client: bool, limits: WsLimits, aligned: bool) -> Self {
         WsDirection {
-            decoder: FrameDecoder::midstream(from_client, limits),
+            decoder: if aligned {
+                FrameDecoder::midstream_aligned(from_client, limits)
+            } else {
+                FrameDecoder::midstream(from_client, limits)
+            },
             st: DirState {
                 inflater: Some(Inflater::new(true, limits.max_message_bytes)),
                 text_utf8: Utf8Validator::default(),
@@ -1390,6 +1553,12 @@ impl WsDirection {
                 compressed_open: false,
             },
         }
+    }
+
+    /// Resynchronise only on data frames whose payload passes `probe` (see
+    /// [`FrameDecoder::set_payload_probe`]).
+    pub fn set_payload_probe(&mut self, probe: PayloadProbe) {
+        self.decoder.set_payload_probe(probe);
     }
 
     /// The underlying frame decoder (position, state queries).

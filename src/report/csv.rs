@@ -91,7 +91,7 @@ pub fn render(reports: &[CaptureReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Finding, Severity};
+    use crate::diagnose::{Finding, Severity};
 
     #[test]
     fn quotes_per_rfc4180() {
@@ -154,7 +154,10 @@ mod tests {
         );
         assert_eq!(
             rows[3],
-            "\"site, \"\"A\"\".pcap\",tcp_gap,warning,,7,gap,\"The capture lost or mangled TCP data here; decoding resumed after it. Capture with a larger buffer and no snaplen, as close to one end as possible.\",frame.number == 7"
+            format!(
+                "\"site, \"\"A\"\".pcap\",tcp_gap,warning,,7,gap,{},frame.number == 7",
+                field(crate::diagnose::policy::policy("tcp_gap").hint)
+            )
         );
         assert_eq!(rows[4], "");
         assert_eq!(rows.len(), 5);

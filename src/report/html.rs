@@ -11,7 +11,7 @@
 
 use super::model::{CaptureReport, Conn, TimelineEvent};
 use super::text;
-use crate::event::{Finding, Severity};
+use crate::diagnose::{Finding, Severity};
 use crate::flow::{ConnEnd, Dir};
 use std::fmt::Write as _;
 
@@ -988,7 +988,8 @@ fn timeline(s: &mut String, c: &Conn) {
 mod tests {
     use super::*;
     use crate::capture::Ts;
-    use crate::event::{ConnProto, Finding};
+    use crate::diagnose::Finding;
+    use crate::event::ConnSummary as ConnProto;
     use crate::flow::ConnMeta;
 
     const XSS: [&str; 3] = [

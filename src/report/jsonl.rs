@@ -1,10 +1,11 @@
 //! JSON Lines records (`../shared/spec/jsonl-v1.md`), written as they happen.
 
 use super::json::{string, Obj};
-use crate::event::{CaptureSummary, ConnProto, Finding, Sink};
+use crate::diagnose::{Finding, Report, Verdict};
+use crate::event::{CaptureSummary, ConnSummary, Record};
 use crate::flow::ConnMeta;
+use crate::proto::handshake::UpgradeInfo;
 use crate::proto::mqtt::{self, Body, PropValue, Properties};
-use crate::stream::Record;
 use base64::Engine as _;
 use std::io::Write;
 
@@ -166,7 +167,7 @@ impl<W: Write> Jsonl<W> {
             .display_plain("server", m.server);
     }
 
-    fn upgrade(&mut self, m: &ConnMeta, u: &crate::diagnose::UpgradeInfo) {
+    fn upgrade(&mut self, m: &ConnMeta, u: &UpgradeInfo) {
         let opts = self.opts.clone();
         let mut o = self.begin("upgrade");
         Self::conn_fields(&mut o, m);
@@ -384,7 +385,7 @@ fn headers(b: &mut Vec<u8>, h: &crate::proto::http::Headers, show_secrets: bool)
     b.push(b']');
 }
 
-impl<W: Write> Sink for Jsonl<W> {
+impl<W: Write> Report for Jsonl<W> {
     fn record(&mut self, r: &Record<'_>) {
         match r {
             Record::Upgrade { meta, info } => self.upgrade(meta, info),
@@ -425,10 +426,14 @@ impl<W: Write> Sink for Jsonl<W> {
                 level,
                 p,
             } => self.mqtt(meta, *dir, *frame, *ts, transport, *level, p),
+            Record::HttpRequest { .. }
+            | Record::Anomaly { .. }
+            | Record::MqttSession { .. }
+            | Record::Summary { .. } => {}
         }
     }
 
-    fn connection(&mut self, m: &ConnMeta, p: &ConnProto) {
+    fn connection(&mut self, m: &ConnMeta, p: &ConnSummary) {
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
             .display_plain("client", m.client)
@@ -493,7 +498,7 @@ impl<W: Write> Sink for Jsonl<W> {
         self.flush_line();
     }
 
-    fn capture(&mut self, c: &CaptureSummary) {
+    fn capture(&mut self, c: &CaptureSummary, v: &Verdict) {
         let mut o = self.begin("capture");
         o.str("format", c.format.as_str())
             .u64_list("linktypes", c.linktypes.iter().map(|l| l.0 as u64))
@@ -509,6 +514,14 @@ impl<W: Write> Sink for Jsonl<W> {
         };
         o.u64("streams", c.streams)
             .bool("complete", c.complete)
+            .raw("verdict", |b| {
+                let mut vo = Obj::new(b);
+                vo.str("status", v.status.as_str())
+                    .opt_str("code", v.code)
+                    .str("text", &v.text())
+                    .u64("connections", v.connections)
+                    .end();
+            })
             .end();
         self.flush_line();
         if self.io_error.is_none() {

@@ -10,7 +10,7 @@
 use super::html::group_filter;
 use super::model::CaptureReport;
 use super::text;
-use crate::event::Finding;
+use crate::diagnose::Finding;
 use std::fmt::Write as _;
 
 /// Escape text from a capture for Markdown (also safe inside table cells):
@@ -170,7 +170,7 @@ fn streams_frames(fs: &[&Finding]) -> (Vec<u64>, Vec<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Severity;
+    use crate::diagnose::Severity;
 
     #[test]
     fn escapes_pipes_backticks_newlines_and_html() {

@@ -3,10 +3,10 @@
 //! a hostile capture cannot make a report grow without limit.
 
 use crate::capture::Ts;
-use crate::diagnose::UpgradeInfo;
-use crate::event::{CaptureSummary, ConnProto, Finding, Severity, Sink};
+use crate::diagnose::{policy, Finding, Report, Severity, Status, Verdict};
+use crate::event::{CaptureSummary, ConnSummary, Record};
 use crate::flow::{ConnMeta, Dir};
-use crate::stream::Record;
+use crate::proto::handshake::UpgradeInfo;
 
 /// Connections kept in full per capture; the rest are counted.
 pub const MAX_CONNS: usize = 500;
@@ -20,24 +20,7 @@ pub const MAX_EVENTS: usize = 200;
 /// Order of findings of equal severity: the diagnosis first, then the
 /// capture and transport problems that explain later symptoms.
 pub fn code_rank(code: &str) -> u8 {
-    if code.starts_with("ws_upgrade") {
-        0
-    } else if code == "mqtt_connect_refused"
-        || code.starts_with("ws_accept")
-        || code.starts_with("ws_subprotocol")
-    {
-        1
-    } else if code.starts_with("capture_") {
-        2
-    } else if code.starts_with("tcp_") {
-        3
-    } else if code.starts_with("ws_") {
-        4
-    } else if code.starts_with("mqtt_") {
-        5
-    } else {
-        6
-    }
+    policy::policy(code).rank
 }
 
 /// One point of a connection's timeline.
@@ -59,7 +42,7 @@ pub struct TimelineEvent {
 #[derive(Clone, Debug)]
 pub struct Conn {
     pub meta: ConnMeta,
-    pub proto: ConnProto,
+    pub proto: ConnSummary,
     pub upgrades: Vec<UpgradeInfo>,
     pub events: Vec<TimelineEvent>,
     pub events_dropped: u64,
@@ -77,6 +60,8 @@ pub struct CaptureReport {
     pub errors: Vec<(String, Option<u64>)>,
     /// Findings seen per code (kept or not).
     pub per_code: std::collections::BTreeMap<&'static str, u64>,
+    /// The capture's verdict (when the capture ended).
+    pub verdict: Option<Verdict>,
     /// Collect per-connection timelines (HTML needs them; text does not).
     pub timelines: bool,
     /// Events of connections still open (moved into `conns` when they end).
@@ -117,7 +102,10 @@ impl CaptureReport {
     pub fn grouped(&self) -> Vec<(&'static str, Vec<&Finding>)> {
         let mut groups: Vec<(&'static str, Vec<&Finding>)> = Vec::new();
         for f in &self.findings {
-            match groups.iter_mut().find(|g| g.0 == f.code) {
+            match groups
+                .iter_mut()
+                .find(|g| g.0 == f.code && g.1[0].group == f.group && g.1[0].severity == f.severity)
+            {
                 Some(g) => g.1.push(f),
                 None => groups.push((f.code, vec![f])),
             }
@@ -148,80 +136,20 @@ impl CaptureReport {
 
     /// The one-line verdict a person can paste into a ticket.
     pub fn verdict(&self) -> String {
-        if let Some((m, _)) = self.errors.first() {
-            if self.capture.as_ref().is_none_or(|c| c.packets == 0) {
-                return format!("✗ could not analyse: {m}");
-            }
+        match &self.verdict {
+            Some(v) => v.text(),
+            None => match self.errors.first() {
+                Some((m, _)) => format!("✗ could not analyse: {m}"),
+                None => "? the capture was not analysed to its end".into(),
+            },
         }
-        let groups = self.grouped();
-        if let Some((code, fs)) = groups.first() {
-            let f = fs[0];
-            let mark = match f.severity {
-                Severity::Error => "✗",
-                Severity::Warning => "⚠",
-                Severity::Info => "",
-            };
-            if !mark.is_empty() {
-                let more = if fs.len() > 1 {
-                    format!(" ({} connections)", fs.len())
-                } else {
-                    String::new()
-                };
-                return match *code {
-                    "ws_upgrade_rejected_pre_iis8" => {
-                        let who = self
-                            .conns
-                            .iter()
-                            .filter(|c| Some(c.meta.stream) == f.stream)
-                            .flat_map(|c| c.upgrades.iter())
-                            .find_map(|u| u.server.clone())
-                            .map(|p| {
-                                format!(
-                                    "IIS {} ({})",
-                                    p.version.unwrap_or_default(),
-                                    p.os.unwrap_or_default()
-                                )
-                            })
-                            .unwrap_or_else(|| "an IIS older than 8.0".into());
-                        format!(
-                            "{mark} WebSocket upgrade refused by {who}: this server cannot speak WebSocket, so the device's MQTT-over-WebSocket connection can never start{more}"
-                        )
-                    }
-                    _ => format!("{mark} {}{more}", f.message),
-                };
-            }
-        }
-        let ws = self
-            .conns
-            .iter()
-            .filter(|c| c.proto.protocol == "websocket")
-            .count();
-        let mqtt_ws = self
-            .conns
-            .iter()
-            .filter(|c| {
-                c.proto.protocol == "websocket"
-                    && c.proto.summary.iter().any(|l| l.starts_with("MQTT"))
-            })
-            .count();
-        let mqtt = self
-            .conns
-            .iter()
-            .filter(|c| c.proto.protocol == "mqtt")
-            .count();
-        let mut parts = Vec::new();
-        if mqtt_ws > 0 {
-            parts.push(format!("{mqtt_ws} MQTT-over-WebSocket session(s)"));
-        } else if ws > 0 {
-            parts.push(format!("{ws} WebSocket connection(s)"));
-        }
-        if mqtt > 0 {
-            parts.push(format!("{mqtt} MQTT session(s)"));
-        }
-        if parts.is_empty() {
-            parts.push(format!("{} TCP connection(s)", self.conns_total));
-        }
-        format!("✓ {}, no problems found", parts.join(" and "))
+    }
+
+    /// The verdict's status (unreadable when the capture never ended).
+    pub fn status(&self) -> Status {
+        self.verdict
+            .as_ref()
+            .map_or(Status::Unreadable, |v| v.status)
     }
 
     fn event(&mut self, stream: u64, e: TimelineEvent) {
@@ -237,8 +165,8 @@ impl CaptureReport {
     }
 }
 
-impl Sink for CaptureReport {
-    fn connection(&mut self, meta: &ConnMeta, proto: &ConnProto) {
+impl Report for CaptureReport {
+    fn connection(&mut self, meta: &ConnMeta, proto: &ConnSummary) {
         self.conns_total += 1;
         let o = self.open.remove(&meta.stream).unwrap_or_default();
         if self.conns.len() < MAX_CONNS {
@@ -262,8 +190,9 @@ impl Sink for CaptureReport {
         }
     }
 
-    fn capture(&mut self, c: &CaptureSummary) {
+    fn capture(&mut self, c: &CaptureSummary, v: &Verdict) {
         self.capture = Some(c.clone());
+        self.verdict = Some(v.clone());
         self.conns.sort_by_key(|c| c.meta.stream);
         self.open.clear();
     }
@@ -307,6 +236,10 @@ impl Sink for CaptureReport {
                     entry.upgrades.push((*info).clone());
                 }
             }
+            Record::HttpRequest { .. }
+            | Record::Anomaly { .. }
+            | Record::MqttSession { .. }
+            | Record::Summary { .. } => {}
             Record::Ws { .. } | Record::Mqtt { .. } if !self.timelines => {}
             Record::Ws {
                 meta,

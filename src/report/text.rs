@@ -2,7 +2,7 @@
 //! evidence (grouped by code), then the connections.
 
 use super::model::CaptureReport;
-use crate::event::Severity;
+use crate::diagnose::Severity;
 use crate::flow::ConnEnd;
 use std::fmt::Write as _;
 

@@ -1,0 +1,294 @@
+//! Who answered an Upgrade: the server product, version and operating
+//! system, identified from the response.
+//!
+//! The server is identified from the `Server` header, `X-Powered-By` /
+//! `X-AspNet-Version`, and, when the header is missing, the body of IIS
+//! error and welcome pages. Each fact found is named in `evidence`; a header
+//! alone can be faked, so the confidence says how much agrees.
+
+use super::http::Response;
+
+/// What is known of the server product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerProduct {
+    pub product: String,
+    pub version: Option<String>,
+    pub os: Option<String>,
+    /// `yes`, `no`, `optional` (a feature to enable) or `unknown`.
+    pub websocket: &'static str,
+    pub evidence: Vec<&'static str>,
+    /// `high` (independent facts agree), `medium` (one header), `low` (hints only).
+    pub confidence: &'static str,
+}
+
+/// Windows release of an IIS version.
+pub fn iis_windows(version: &str) -> Option<&'static str> {
+    Some(match version {
+        "5.0" => "Windows 2000",
+        "5.1" => "Windows XP",
+        "6.0" => "Windows Server 2003",
+        "7.0" => "Windows Vista / Server 2008",
+        "7.5" => "Windows 7 / Server 2008 R2",
+        "8.0" => "Windows 8 / Server 2012",
+        "8.5" => "Windows 8.1 / Server 2012 R2",
+        "10.0" => "Windows 10+ / Server 2016+",
+        _ => return None,
+    })
+}
+
+/// Major.minor of an IIS version as a comparable number (7.5 -> 75).
+fn iis_rank(version: &str) -> Option<u32> {
+    let mut it = version.split('.');
+    let major: u32 = it.next()?.trim().parse().ok()?;
+    let minor: u32 = it.next().unwrap_or("0").trim().parse().ok()?;
+    Some(major * 10 + minor.min(9))
+}
+
+/// Is this IIS version older than 8.0 (no WebSocket at all)?
+pub fn is_pre_iis8(version: &str) -> bool {
+    iis_rank(version).is_some_and(|r| r < 80)
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    if n.is_empty() || h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+/// The IIS version an error page or welcome page shows, if any.
+fn iis_from_body(body: &str) -> Option<String> {
+    // "IIS 7.5 Detailed Error - 404.0 - Not Found", "IIS 8.5 Detailed Error"
+    if let Some(i) = find_ci(body, " Detailed Error") {
+        let before = &body[..i];
+        if let Some(j) = before.rfind("IIS ") {
+            let v = before[j + 4..].trim();
+            if !v.is_empty() && v.len() <= 5 && v.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                return Some(if v.contains('.') {
+                    v.to_string()
+                } else {
+                    format!("{v}.0")
+                });
+            }
+        }
+    }
+    // "Microsoft-IIS/7.5" quoted in a page
+    if let Some(i) = find_ci(body, "Microsoft-IIS/") {
+        let v: String = body[i + 14..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        if !v.is_empty() {
+            return Some(v);
+        }
+    }
+    // The IIS 7.x default page: <title>IIS7</title>
+    if find_ci(body, "<title>IIS7</title>").is_some() {
+        return Some("7".to_string());
+    }
+    None
+}
+
+/// Identify the server from a response (headers and the first bytes of its body).
+pub fn identify_server(resp: &Response, body: &[u8]) -> Option<ServerProduct> {
+    let server = resp.headers.get("server").map(str::trim);
+    let powered = resp.headers.get("x-powered-by").map(str::trim);
+    let aspnet = resp.headers.get("x-aspnet-version").is_some();
+    let body = String::from_utf8_lossy(body);
+    let body_iis = iis_from_body(&body);
+    let mut evidence = Vec::new();
+
+    if let Some(s) = server {
+        if let Some(rest) = s.strip_prefix("Microsoft-IIS/") {
+            let v: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            evidence.push("server_header");
+            if powered.is_some_and(|p| p.contains("ASP.NET")) {
+                evidence.push("x_powered_by");
+            }
+            if aspnet {
+                evidence.push("x_aspnet_version");
+            }
+            let mut confidence = "medium";
+            if let Some(b) = &body_iis {
+                evidence.push("error_page");
+                if b == &v || (b == "7" && v.starts_with('7')) {
+                    confidence = "high";
+                }
+            }
+            return Some(iis_product(Some(v), evidence, confidence));
+        }
+        if s.starts_with("Microsoft-HTTPAPI/") {
+            evidence.push("server_header");
+            return Some(ServerProduct {
+                product: "HTTP.sys".into(),
+                version: s.strip_prefix("Microsoft-HTTPAPI/").map(str::to_string),
+                os: Some("Windows".into()),
+                websocket: "unknown",
+                evidence,
+                confidence: "medium",
+            });
+        }
+        let lower = s.to_ascii_lowercase();
+        let (product, websocket) = if lower.starts_with("nginx") {
+            ("nginx", "optional")
+        } else if lower.starts_with("apache") {
+            ("Apache", "optional")
+        } else if lower.contains("mosquitto") {
+            ("mosquitto", "yes")
+        } else {
+            ("", "unknown")
+        };
+        evidence.push("server_header");
+        let version = s
+            .split('/')
+            .nth(1)
+            .map(|v| v.split_whitespace().next().unwrap_or(v).to_string());
+        return Some(ServerProduct {
+            product: if product.is_empty() {
+                s.to_string()
+            } else {
+                product.to_string()
+            },
+            version,
+            os: None,
+            websocket,
+            evidence,
+            confidence: "medium",
+        });
+    }
+    // No Server header: the body (and ASP.NET headers) may still tell.
+    if let Some(v) = body_iis {
+        evidence.push("error_page");
+        if powered.is_some_and(|p| p.contains("ASP.NET")) {
+            evidence.push("x_powered_by");
+        }
+        if aspnet {
+            evidence.push("x_aspnet_version");
+        }
+        let confidence = if evidence.len() > 1 { "medium" } else { "low" };
+        return Some(iis_product(Some(v), evidence, confidence));
+    }
+    if powered.is_some_and(|p| p.contains("ASP.NET")) || aspnet {
+        evidence.push(if aspnet {
+            "x_aspnet_version"
+        } else {
+            "x_powered_by"
+        });
+        return Some(ServerProduct {
+            product: "IIS".into(),
+            version: None,
+            os: Some("Windows".into()),
+            websocket: "unknown",
+            evidence,
+            confidence: "low",
+        });
+    }
+    None
+}
+
+fn iis_product(
+    version: Option<String>,
+    evidence: Vec<&'static str>,
+    confidence: &'static str,
+) -> ServerProduct {
+    let (os, websocket) = match version.as_deref() {
+        Some("7") => (
+            Some("Windows Vista / 7 / Server 2008 (R2)".to_string()),
+            "no",
+        ),
+        Some(v) => (
+            iis_windows(v).map(str::to_string),
+            if is_pre_iis8(v) {
+                "no"
+            } else if iis_rank(v).is_some() {
+                "optional"
+            } else {
+                "unknown"
+            },
+        ),
+        None => (None, "unknown"),
+    };
+    ServerProduct {
+        product: "IIS".into(),
+        version: version.map(|v| if v == "7" { "7.x".to_string() } else { v }),
+        os,
+        websocket,
+        evidence,
+        confidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::http::{parse_response, Head, HttpLimits};
+
+    fn resp(s: &str) -> Response {
+        match parse_response(s.as_bytes(), &HttpLimits::default()) {
+            Head::Complete(r, _) => r,
+            _ => panic!("bad test response"),
+        }
+    }
+
+    #[test]
+    fn identifies_iis75_by_header_and_page() {
+        let r = resp(
+            "HTTP/1.1 404 Not Found\r\nServer: Microsoft-IIS/7.5\r\nX-Powered-By: ASP.NET\r\n\r\n",
+        );
+        let p = identify_server(
+            &r,
+            b"<title>IIS 7.5 Detailed Error - 404.0 - Not Found</title>",
+        )
+        .unwrap();
+        assert_eq!(p.product, "IIS");
+        assert_eq!(p.version.as_deref(), Some("7.5"));
+        assert_eq!(p.os.as_deref(), Some("Windows 7 / Server 2008 R2"));
+        assert_eq!(p.websocket, "no");
+        assert_eq!(p.confidence, "high");
+        assert_eq!(
+            p.evidence,
+            vec!["server_header", "x_powered_by", "error_page"]
+        );
+    }
+
+    #[test]
+    fn identifies_iis_by_page_alone() {
+        let r = resp("HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n");
+        let p = identify_server(
+            &r,
+            b"<h1>Server Error</h1><title>IIS 7.5 Detailed Error - 404.0",
+        )
+        .unwrap();
+        assert_eq!(p.version.as_deref(), Some("7.5"));
+        assert_eq!(p.evidence, vec!["error_page"]);
+        assert_eq!(p.confidence, "low");
+        let p = identify_server(&r, b"<html><head><title>IIS7</title>").unwrap();
+        assert_eq!(p.websocket, "no");
+    }
+
+    #[test]
+    fn iis8_and_others() {
+        let p = identify_server(
+            &resp("HTTP/1.1 404 x\r\nServer: Microsoft-IIS/8.5\r\n\r\n"),
+            b"",
+        )
+        .unwrap();
+        assert_eq!(p.websocket, "optional");
+        assert_eq!(p.os.as_deref(), Some("Windows 8.1 / Server 2012 R2"));
+        let p =
+            identify_server(&resp("HTTP/1.1 426 x\r\nServer: nginx/1.22.1\r\n\r\n"), b"").unwrap();
+        assert_eq!(
+            (p.product.as_str(), p.version.as_deref()),
+            ("nginx", Some("1.22.1"))
+        );
+        assert!(identify_server(&resp("HTTP/1.1 404 x\r\n\r\n"), b"hello").is_none());
+        assert!(
+            is_pre_iis8("7.5") && is_pre_iis8("6.0") && !is_pre_iis8("8.0") && !is_pre_iis8("10.0")
+        );
+    }
+}
