@@ -1,7 +1,7 @@
 //! Command line: `wsdoctor analyze`, `wsdoctor completions`, `wsdoctor man`.
 //!
 //! Exit codes: 0 every attempt succeeded, 1 problems found or a capture cannot
-//! be analysed (or bad usage).
+//! decide, 2 a file could not be analysed (or bad usage).
 
 use crate::analyze::{Options, Outcome};
 use crate::batch::{self, Input, Produced};
