@@ -7,6 +7,7 @@ use crate::flow::{ConnMeta, Dir, FlowOut};
 use crate::proto::handshake::UpgradeInfo;
 use crate::proto::http::Request;
 use crate::proto::mqtt::{self, SessionFinding};
+use crate::proto::tls::conn::TlsFacts;
 use crate::proto::ws::{FrameEnd, FrameHeader};
 
 /// Summary of a capture file, emitted once at its end.
@@ -96,6 +97,8 @@ pub struct ConnSummary {
     /// WebSocket Close frame per direction.
     pub ws_close: [Option<WsClose>; 2],
     pub mqtt: Option<MqttFacts>,
+    /// What the TLS analysis learnt (TLS connections).
+    pub tls: Option<TlsFacts>,
     /// Human summary lines (handshake, WebSocket, MQTT) for the text report.
     pub summary: Vec<String>,
 }

@@ -19,7 +19,8 @@ use crate::proto::handshake::{self, Outcome, UpgradeInfo};
 use crate::proto::http::{self, BodyKind, BodySkipper, Head, HttpLimits, Request, Response};
 use crate::proto::mqtt::{self, MqttConn, MqttLimits};
 use crate::proto::server::identify_server;
-use crate::proto::tls;
+use crate::proto::tls::conn::{TlsConn, TlsFacts};
+use crate::proto::tls::names;
 use crate::proto::ws::{
     self, FrameEnd, FrameHeader, FrameSniff, Violation, WsDataSink, WsDirection, WsLimits,
 };
@@ -586,8 +587,8 @@ pub struct Stack {
     opening: [Opening; 2],
     first_line: [Option<String>; 2],
     upgrades: Vec<UpgradeInfo>,
-    tls: Option<tls::ClientHello>,
-    tls_buf: Vec<u8>,
+    /// What the TLS analysis learnt (when the connection is TLS), at its end.
+    tls_facts: Option<TlsFacts>,
     ws_frames: [u64; 2],
     http_counts: (u64, u64),
     mqtt_summary: Option<(mqtt::Summary, &'static str)>,
@@ -606,7 +607,7 @@ enum Layer {
     Http(Box<Http>),
     Ws(Box<Ws>),
     Mqtt(Box<MqttConn>),
-    Tls,
+    Tls(Box<TlsConn>),
     Opaque,
 }
 
@@ -674,7 +675,7 @@ impl Stack {
                     meta.syn && s == Sniff::MqttConnect,
                 ))),
             ),
-            Sniff::TlsClientHello | Sniff::Tls => ("tls", Layer::Tls),
+            Sniff::TlsClientHello | Sniff::Tls => ("tls", Layer::Tls(Box::default())),
             // Client frames are masked: frames the other way round are not
             // WebSocket (or come from a broken peer): left undecoded.
             Sniff::WebSocket { masked } if masked == (dir == Dir::C2S) => {
@@ -778,7 +779,8 @@ impl Stack {
     /// `len` bytes of `dir` are missing: every layer carries the gap on.
     fn layer_gap(&mut self, meta: &ConnMeta, dir: Dir, len: u64, at: At, out: &mut dyn RecordSink) {
         match &mut self.layer {
-            Layer::Sniff | Layer::Tls | Layer::Opaque => {}
+            Layer::Tls(t) => t.gap(dir.idx()),
+            Layer::Sniff | Layer::Opaque => {}
             Layer::Mqtt(m) => {
                 let level = m.level();
                 let facts = &mut self.facts;
@@ -877,22 +879,7 @@ impl Stack {
     ) {
         match &mut self.layer {
             Layer::Sniff | Layer::Opaque => {}
-            Layer::Tls => {
-                if dir == Dir::C2S && self.tls.is_none() && self.tls_buf.len() <= tls::MAX_HELLO {
-                    self.tls_buf.extend_from_slice(bytes);
-                    match tls::parse_client_hello(&self.tls_buf) {
-                        tls::Parse::Done(h) => {
-                            self.tls = Some(h);
-                            self.tls_buf = Vec::new();
-                        }
-                        tls::Parse::NotTls => {
-                            self.tls = Some(tls::ClientHello::default());
-                            self.tls_buf = Vec::new();
-                        }
-                        tls::Parse::NeedMore => {}
-                    }
-                }
-            }
+            Layer::Tls(t) => t.feed(dir.idx(), bytes, at.frame, at.ts.as_f64()),
             Layer::Mqtt(m) => {
                 let level = m.level();
                 let facts = &mut self.facts;
@@ -1448,19 +1435,71 @@ impl Stack {
                 ));
             }
         }
-        if let Some(t) = &self.tls {
-            lines.push(format!(
-                "TLS ClientHello: SNI {}  ALPN {}",
-                t.sni.as_deref().unwrap_or("-"),
-                if t.alpn.is_empty() {
-                    "-".to_string()
-                } else {
-                    t.alpn.join(",")
-                }
-            ));
+        if let Some(t) = &self.tls_facts {
+            lines.extend(tls_lines(t));
         }
         lines
     }
+}
+
+/// Summary lines of a TLS connection.
+fn tls_lines(t: &TlsFacts) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(ch) = &t.client_hello {
+        let offered: Vec<String> = ch.versions.iter().map(|&x| names::version_name(x)).collect();
+        v.push(format!(
+            "TLS ClientHello (frame {}): {}  SNI {}  ALPN {}  {} cipher suite(s)",
+            ch.frame,
+            offered.join("/"),
+            ch.sni.as_deref().unwrap_or("-"),
+            if ch.alpn.is_empty() { "-".to_string() } else { ch.alpn.join(",") },
+            ch.suites.len()
+        ));
+    }
+    if let Some(g) = t.hello_retry {
+        v.push(format!("HelloRetryRequest (frame {}): key share {}", t.hello_retry_frame, names::group_name(g)));
+    }
+    if let Some(sh) = &t.server_hello {
+        let mut l = format!(
+            "ServerHello (frame {}): {} {}",
+            sh.frame,
+            names::version_name(sh.version),
+            names::suite_name(sh.suite)
+        );
+        if let Some(a) = &sh.alpn {
+            l.push_str(&format!("  ALPN {a}"));
+        }
+        if sh.session_resumed || sh.psk {
+            l.push_str("  (resumed session)");
+        }
+        v.push(l);
+    }
+    if let Some(c) = t.certificates.first() {
+        v.push(format!(
+            "certificate (frame {}): {}  issuer {}  valid {} to {}{}",
+            t.certificate_frame,
+            c.subject,
+            c.issuer,
+            crate::capture::Ts::new(c.not_before, 0, 0),
+            crate::capture::Ts::new(c.not_after, 0, 0),
+            if c.self_signed { "  self-signed" } else { "" }
+        ));
+    }
+    for a in &t.alerts {
+        let who = if a.dir == 0 { "client" } else { "server" };
+        if a.encrypted {
+            v.push(format!("{who} sent an encrypted alert (frame {})", a.frame));
+        } else {
+            v.push(format!(
+                "{who} sent {} alert {} ({}) in frame {}",
+                if a.level == 2 { "fatal" } else { "warning" },
+                names::alert_name(a.description),
+                a.description,
+                a.frame
+            ));
+        }
+    }
+    v
 }
 
 /// `00:D0:C9:E2:79:59` from a 12-hex-digit MAC inside a WISE-style client id.
@@ -1588,6 +1627,7 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
                     self.mqtt_summary = Some((m.summary(), "WebSocket"));
                 }
             }
+            Layer::Tls(t) => self.tls_facts = Some(t.into_facts()),
             _ => {}
         }
         let mut summary = self.summary_lines();
@@ -1606,8 +1646,17 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
         });
         let s = ConnSummary {
             protocol: self.proto.unwrap_or("unknown"),
-            sni: self.tls.as_ref().and_then(|t| t.sni.clone()),
-            alpn: self.tls.as_ref().map(|t| t.alpn.clone()),
+            sni: self
+                .tls_facts
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                .and_then(|c| c.sni.clone()),
+            alpn: self
+                .tls_facts
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                .map(|c| c.alpn.clone()),
+            tls: self.tls_facts.take(),
             websocket_midstream: self.ws_midstream,
             opening: self.opening,
             first_line: std::mem::take(&mut self.first_line),

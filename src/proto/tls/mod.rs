@@ -1,5 +1,10 @@
-//! TLS ClientHello: server name (SNI) and ALPN, the two things an encrypted
-//! connection still tells.
+//! TLS without keys: the ClientHello's server name (SNI) and ALPN for
+//! sniffing, and (`conn`) the record layer and handshake of both directions,
+//! what each side offered, chose and complained about.
+
+pub mod cert;
+pub mod conn;
+pub mod names;
 
 /// What a ClientHello offers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,584 @@
+//! Both directions of a TLS connection, as far as they can be seen without
+//! keys: records reassembled across TCP segments, handshake messages
+//! reassembled across records (ClientHello, ServerHello, HelloRetryRequest,
+//! Certificate up to TLS 1.2), alerts in clear, ChangeCipherSpec and where
+//! encryption starts. Push-based: fed byte chunks per direction with the
+//! frame they arrived in; what it learns accumulates in [`TlsFacts`].
+//! Handshake messages are parsed with `tls-parser`, certificates with
+//! `x509-parser`.
+
+use super::cert::{self, CertInfo};
+use super::names::is_grease;
+use tls_parser::{
+    parse_tls_client_hello_extensions, parse_tls_message_handshake,
+    parse_tls_server_hello_extensions, SNIType, TlsExtension, TlsMessage, TlsMessageHandshake,
+};
+
+/// Limits of the TLS analysis. Reaching one stops the analysis of that
+/// direction (reported in [`TlsFacts::limit_hit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsLimits {
+    /// Largest record (header included): 2^14 + 2048 + 5 (RFC 5246).
+    pub max_record: usize,
+    /// Largest handshake message reassembled (certificate chains).
+    pub max_handshake: usize,
+    /// Certificates parsed per chain.
+    pub max_certs: usize,
+    /// Alerts kept.
+    pub max_alerts: usize,
+}
+
+impl Default for TlsLimits {
+    fn default() -> Self {
+        TlsLimits {
+            max_record: (1 << 14) + 2048 + 5,
+            max_handshake: 64 * 1024,
+            max_certs: 8,
+            max_alerts: 16,
+        }
+    }
+}
+
+/// A direction: 0 client to server, 1 server to client.
+pub type DirIdx = usize;
+
+/// What the ClientHello offered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientHelloFacts {
+    pub legacy_version: u16,
+    /// supported_versions (GREASE removed), or the legacy version alone.
+    pub versions: Vec<u16>,
+    pub suites: Vec<u16>,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub groups: Vec<u16>,
+    pub key_share_groups: Vec<u16>,
+    /// Extension types in order (GREASE removed).
+    pub extensions: Vec<u16>,
+    pub session_id_len: usize,
+    pub psk: bool,
+    pub ems: bool,
+    pub etm: bool,
+    pub random: [u8; 32],
+    pub frame: u64,
+}
+
+impl ClientHelloFacts {
+    /// The highest version offered.
+    pub fn max_version(&self) -> u16 {
+        self.versions.iter().copied().max().unwrap_or(self.legacy_version)
+    }
+    pub fn min_version(&self) -> u16 {
+        self.versions.iter().copied().min().unwrap_or(self.legacy_version)
+    }
+}
+
+/// What the ServerHello chose.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerHelloFacts {
+    /// The negotiated version (supported_versions, or the legacy field).
+    pub version: u16,
+    pub suite: u16,
+    pub alpn: Option<String>,
+    /// TLS 1.2: the server echoed the client's session id (resumption).
+    pub session_resumed: bool,
+    /// TLS 1.3: pre_shared_key accepted (resumption).
+    pub psk: bool,
+    pub ems: bool,
+    pub etm: bool,
+    pub random: [u8; 32],
+    pub frame: u64,
+}
+
+/// One alert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertFacts {
+    pub dir: DirIdx,
+    /// 1 warning, 2 fatal; 0 when the alert was encrypted.
+    pub level: u8,
+    /// The description code; meaningless when `encrypted`.
+    pub description: u8,
+    /// The alert record was encrypted (its content cannot be seen).
+    pub encrypted: bool,
+    pub frame: u64,
+    pub ts: f64,
+}
+
+/// Everything the TLS analysis learnt of a connection.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsFacts {
+    pub client_hello: Option<ClientHelloFacts>,
+    pub server_hello: Option<ServerHelloFacts>,
+    /// A HelloRetryRequest was sent, asking for this key share group.
+    pub hello_retry: Option<u16>,
+    pub hello_retry_frame: u64,
+    /// The server's certificate chain, leaf first (clear up to TLS 1.2).
+    pub certificates: Vec<CertInfo>,
+    pub certificate_frame: u64,
+    pub alerts: Vec<AlertFacts>,
+    /// ChangeCipherSpec per direction (frame).
+    pub ccs: [Option<u64>; 2],
+    /// The first encrypted record per direction (frame, time).
+    pub first_encrypted: [Option<(u64, f64)>; 2],
+    /// Encrypted records per direction.
+    pub encrypted_records: [u64; 2],
+    /// Server encrypted records after the client's first encrypted one.
+    pub server_after_client: u64,
+    /// Bytes in a direction were not TLS records.
+    pub not_tls: [bool; 2],
+    /// A capture gap: that direction was not followed further.
+    pub lost: [bool; 2],
+    pub limit_hit: bool,
+}
+
+impl TlsFacts {
+    /// The negotiated version, when the ServerHello was seen.
+    pub fn version(&self) -> Option<u16> {
+        self.server_hello.as_ref().map(|s| s.version)
+    }
+
+    /// The handshake finished, as far as a capture without keys can tell:
+    /// TLS 1.2 both sides switched (ChangeCipherSpec) and encrypted data
+    /// followed; TLS 1.3 the client sent its encrypted flight and the server
+    /// answered it (NewSessionTicket, data), or the client went on sending.
+    pub fn handshake_complete(&self) -> bool {
+        let Some(sh) = &self.server_hello else {
+            return false;
+        };
+        if self.alerts.iter().any(|a| a.level == 2) {
+            return false;
+        }
+        if sh.version >= 0x0304 {
+            self.encrypted_records[0] >= 2 || (self.encrypted_records[0] >= 1 && self.server_after_client > 0)
+        } else {
+            self.ccs[0].is_some() && self.ccs[1].is_some()
+        }
+    }
+
+    /// The first fatal alert in clear, if any.
+    pub fn fatal_alert(&self) -> Option<&AlertFacts> {
+        self.alerts.iter().find(|a| a.level == 2 && !a.encrypted)
+    }
+}
+
+#[derive(Default)]
+struct Dir {
+    /// A record being reassembled.
+    rec: Vec<u8>,
+    /// A handshake message being reassembled.
+    hs: Vec<u8>,
+    /// Records after this point are encrypted.
+    encrypted: bool,
+    done: bool,
+}
+
+/// Both directions of one TLS connection.
+pub struct TlsConn {
+    lim: TlsLimits,
+    dirs: [Dir; 2],
+    facts: TlsFacts,
+}
+
+impl Default for TlsConn {
+    fn default() -> Self {
+        TlsConn::new(TlsLimits::default())
+    }
+}
+
+/// SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 4.1.3).
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
+    0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
+    0x33, 0x9c,
+];
+
+fn random32(r: &[u8]) -> [u8; 32] {
+    let mut a = [0u8; 32];
+    let n = r.len().min(32);
+    a[..n].copy_from_slice(&r[..n]);
+    a
+}
+
+impl TlsConn {
+    pub fn new(lim: TlsLimits) -> Self {
+        TlsConn {
+            lim,
+            dirs: Default::default(),
+            facts: TlsFacts::default(),
+        }
+    }
+
+    pub fn facts(&self) -> &TlsFacts {
+        &self.facts
+    }
+
+    pub fn into_facts(self) -> TlsFacts {
+        self.facts
+    }
+
+    /// `n` bytes of direction `d` are missing: that direction's records
+    /// cannot be followed any more.
+    pub fn gap(&mut self, d: DirIdx) {
+        if let Some(st) = self.dirs.get_mut(d) {
+            st.done = true;
+            st.rec = Vec::new();
+            st.hs = Vec::new();
+        }
+        if let Some(l) = self.facts.lost.get_mut(d) {
+            *l = true;
+        }
+    }
+
+    /// Bytes of direction `d` (0: client to server), arriving in `frame` at
+    /// time `ts` (seconds).
+    pub fn feed(&mut self, d: DirIdx, mut input: &[u8], frame: u64, ts: f64) {
+        let d = d & 1;
+        let max = self.lim.max_record;
+        while !input.is_empty() && !self.dirs[d].done {
+            if self.dirs[d].rec.is_empty() {
+                // Whole records straight from the input.
+                match record_len(input) {
+                    RecLen::Len(n) if n <= max => {
+                        if input.len() >= n {
+                            let (r, rest) = input.split_at(n);
+                            input = rest;
+                            self.record(d, r, frame, ts);
+                        } else {
+                            self.dirs[d].rec.extend_from_slice(input);
+                            return;
+                        }
+                    }
+                    RecLen::NeedMore => {
+                        self.dirs[d].rec.extend_from_slice(input);
+                        return;
+                    }
+                    RecLen::Len(_) => {
+                        self.facts.limit_hit = true;
+                        self.not_tls(d);
+                        return;
+                    }
+                    RecLen::NotTls => {
+                        self.not_tls(d);
+                        return;
+                    }
+                }
+                continue;
+            }
+            // A record started earlier: complete its header, then its body.
+            let need = match record_len(&self.dirs[d].rec) {
+                RecLen::Len(n) if n <= max => n,
+                RecLen::NeedMore => 5,
+                RecLen::Len(_) => {
+                    self.facts.limit_hit = true;
+                    self.not_tls(d);
+                    return;
+                }
+                RecLen::NotTls => {
+                    self.not_tls(d);
+                    return;
+                }
+            };
+            let have = self.dirs[d].rec.len();
+            let take = need.saturating_sub(have).clamp(1, input.len());
+            let (head, rest) = input.split_at(take);
+            input = rest;
+            self.dirs[d].rec.extend_from_slice(head);
+            if let RecLen::Len(n) = record_len(&self.dirs[d].rec) {
+                if self.dirs[d].rec.len() >= n {
+                    let r = std::mem::take(&mut self.dirs[d].rec);
+                    self.record(d, &r, frame, ts);
+                }
+            }
+        }
+    }
+
+    fn not_tls(&mut self, d: DirIdx) {
+        self.facts.not_tls[d] = true;
+        self.dirs[d].done = true;
+        self.dirs[d].rec = Vec::new();
+        self.dirs[d].hs = Vec::new();
+    }
+
+    /// One whole record (header included).
+    fn record(&mut self, d: DirIdx, r: &[u8], frame: u64, ts: f64) {
+        let (Some(&ct), Some(body)) = (r.first(), r.get(5..)) else {
+            return;
+        };
+        let encrypted = self.dirs[d].encrypted;
+        match ct {
+            20 => {
+                // ChangeCipherSpec: in TLS 1.2 what follows is encrypted; in
+                // TLS 1.3 it is a compatibility no-op.
+                // Before the ServerHello (around a HelloRetryRequest) it can
+                // only be TLS 1.3's.
+                self.facts.ccs[d].get_or_insert(frame);
+                let v12 = self.facts.version().is_some_and(|v| v < 0x0304);
+                if v12 {
+                    self.dirs[d].encrypted = true;
+                }
+            }
+            21 => {
+                if self.facts.alerts.len() < self.lim.max_alerts {
+                    let (level, description) = match body {
+                        [l, de] if !encrypted => (*l, *de),
+                        _ => (0, 0),
+                    };
+                    self.facts.alerts.push(AlertFacts {
+                        dir: d,
+                        level,
+                        description,
+                        encrypted: encrypted || body.len() != 2,
+                        frame,
+                        ts,
+                    });
+                }
+            }
+            22 if !encrypted => self.handshake(d, body, frame),
+            22 | 23 => self.encrypted(d, frame, ts),
+            _ => self.not_tls(d),
+        }
+    }
+
+    fn encrypted(&mut self, d: DirIdx, frame: u64, ts: f64) {
+        let f = &mut self.facts;
+        f.first_encrypted[d].get_or_insert((frame, ts));
+        f.encrypted_records[d] = f.encrypted_records[d].saturating_add(1);
+        if d == 1 && f.encrypted_records[0] > 0 {
+            f.server_after_client = f.server_after_client.saturating_add(1);
+        }
+    }
+
+    /// Handshake record payload: messages may span records.
+    fn handshake(&mut self, d: DirIdx, body: &[u8], frame: u64) {
+        let st = &mut self.dirs[d];
+        if st.hs.len().saturating_add(body.len()) > self.lim.max_handshake {
+            self.facts.limit_hit = true;
+            st.hs = Vec::new();
+            st.done = true;
+            return;
+        }
+        st.hs.extend_from_slice(body);
+        loop {
+            let st = &mut self.dirs[d];
+            let Some(h) = st.hs.get(..4) else { return };
+            let len = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
+            if 4 + len > self.lim.max_handshake {
+                self.facts.limit_hit = true;
+                st.hs = Vec::new();
+                st.done = true;
+                return;
+            }
+            if st.hs.len() < 4 + len {
+                return;
+            }
+            let msg: Vec<u8> = st.hs.drain(..4 + len).collect();
+            self.message(d, &msg, frame);
+            if self.dirs[d].encrypted {
+                // Handshake bytes after the switch are not in clear.
+                self.dirs[d].hs.clear();
+                return;
+            }
+        }
+    }
+
+    fn message(&mut self, d: DirIdx, msg: &[u8], frame: u64) {
+        let Ok((_, TlsMessage::Handshake(h))) = parse_tls_message_handshake(msg) else {
+            return;
+        };
+        match h {
+            TlsMessageHandshake::ClientHello(ch) if d == 0 && self.facts.client_hello.is_none() => {
+                let mut f = ClientHelloFacts {
+                    legacy_version: ch.version.0,
+                    suites: ch.ciphers.iter().map(|c| c.0).filter(|&c| !is_grease(c)).collect(),
+                    session_id_len: ch.session_id.map_or(0, |s| s.len()),
+                    random: random32(ch.random),
+                    frame,
+                    ..Default::default()
+                };
+                if let Some(Ok((_, exts))) = ch.ext.map(parse_tls_client_hello_extensions) {
+                    for e in &exts {
+                        let t = tls_parser::TlsExtensionType::from(e).0;
+                        if !is_grease(t) {
+                            f.extensions.push(t);
+                        }
+                        match e {
+                            TlsExtension::SNI(names) => {
+                                f.sni = names
+                                    .iter()
+                                    .find(|(t, _)| *t == SNIType::HostName)
+                                    .map(|(_, n)| String::from_utf8_lossy(n).chars().take(255).collect());
+                            }
+                            TlsExtension::ALPN(p) => {
+                                f.alpn = p.iter().take(16).map(|x| String::from_utf8_lossy(x).into_owned()).collect();
+                            }
+                            TlsExtension::SupportedVersions(v) => {
+                                f.versions = v.iter().map(|x| x.0).filter(|&x| !is_grease(x)).collect();
+                            }
+                            TlsExtension::EllipticCurves(g) => {
+                                f.groups = g.iter().map(|x| x.0).filter(|&x| !is_grease(x)).collect();
+                            }
+                            TlsExtension::KeyShare(b) => f.key_share_groups = key_share_groups(b),
+                            TlsExtension::PreSharedKey(_) => f.psk = true,
+                            TlsExtension::ExtendedMasterSecret => f.ems = true,
+                            TlsExtension::EncryptThenMac => f.etm = true,
+                            _ => {}
+                        }
+                    }
+                }
+                if f.versions.is_empty() {
+                    f.versions = vec![f.legacy_version];
+                }
+                self.facts.client_hello = Some(f);
+            }
+            TlsMessageHandshake::ServerHello(sh) if d == 1 => {
+                let random = random32(sh.random);
+                let mut f = ServerHelloFacts {
+                    version: sh.version.0,
+                    suite: sh.cipher.0,
+                    random,
+                    frame,
+                    ..Default::default()
+                };
+                let mut hrr_group = None;
+                if let Some(Ok((_, exts))) = sh.ext.map(parse_tls_server_hello_extensions) {
+                    for e in &exts {
+                        match e {
+                            TlsExtension::SupportedVersions(v) => {
+                                if let Some(x) = v.first() {
+                                    f.version = x.0;
+                                }
+                            }
+                            TlsExtension::ALPN(p) => {
+                                f.alpn = p.first().map(|x| String::from_utf8_lossy(x).into_owned());
+                            }
+                            TlsExtension::KeyShare(b) => {
+                                hrr_group = b.get(..2).map(|g| u16::from_be_bytes([g[0], g[1]]));
+                            }
+                            TlsExtension::PreSharedKey(_) => f.psk = true,
+                            TlsExtension::ExtendedMasterSecret => f.ems = true,
+                            TlsExtension::EncryptThenMac => f.etm = true,
+                            _ => {}
+                        }
+                    }
+                }
+                if random == HRR_RANDOM {
+                    self.facts.hello_retry = Some(hrr_group.unwrap_or(0));
+                    self.facts.hello_retry_frame = frame;
+                    return;
+                }
+                if let (Some(ch), Some(sid)) = (&self.facts.client_hello, sh.session_id) {
+                    f.session_resumed = f.version < 0x0304 && ch.session_id_len > 0 && sid.len() == ch.session_id_len && f.version != 0;
+                }
+                let v13 = f.version >= 0x0304;
+                self.facts.server_hello = Some(f);
+                if v13 {
+                    // Everything after the ServerHello is encrypted, both ways.
+                    self.dirs[1].encrypted = true;
+                    self.dirs[0].encrypted = true;
+                }
+            }
+            TlsMessageHandshake::Certificate(c) if d == 1 && self.facts.certificates.is_empty() => {
+                self.facts.certificate_frame = frame;
+                for raw in c.cert_chain.iter().take(self.lim.max_certs) {
+                    if let Some(ci) = cert::parse(raw.data) {
+                        self.facts.certificates.push(ci);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The key share groups of a ClientHello key_share extension body.
+fn key_share_groups(b: &[u8]) -> Vec<u16> {
+    let mut out = Vec::new();
+    let mut i = 2usize; // client_shares length
+    while let Some(h) = b.get(i..i + 4) {
+        let g = u16::from_be_bytes([h[0], h[1]]);
+        let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        if !is_grease(g) {
+            out.push(g);
+        }
+        i = i.saturating_add(4).saturating_add(n);
+        if out.len() >= 16 {
+            break;
+        }
+    }
+    out
+}
+
+enum RecLen {
+    Len(usize),
+    NeedMore,
+    NotTls,
+}
+
+/// The length of the record at the start of `b`, header included.
+fn record_len(b: &[u8]) -> RecLen {
+    let Some(&ct) = b.first() else {
+        return RecLen::NeedMore;
+    };
+    if !(20..=24).contains(&ct) {
+        return RecLen::NotTls;
+    }
+    match b.get(1) {
+        None => return RecLen::NeedMore,
+        Some(&3) => {}
+        Some(_) => return RecLen::NotTls,
+    }
+    match (b.get(2), b.get(3), b.get(4)) {
+        (Some(&minor), _, _) if minor > 4 => RecLen::NotTls,
+        (Some(_), Some(&hi), Some(&lo)) => RecLen::Len(5 + usize::from(u16::from_be_bytes([hi, lo]))),
+        _ => RecLen::NeedMore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(ct: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![ct, 3, 3];
+        v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn alerts_across_every_split() {
+        let r = rec(21, &[2, 70]);
+        for cut in 0..=r.len() {
+            let mut c = TlsConn::default();
+            c.feed(1, &r[..cut], 5, 1.0);
+            c.feed(1, &r[cut..], 6, 2.0);
+            let a = &c.facts().alerts;
+            assert_eq!(a.len(), 1, "cut {cut}");
+            assert_eq!((a[0].level, a[0].description, a[0].encrypted), (2, 70, false));
+        }
+    }
+
+    #[test]
+    fn not_tls_stops() {
+        let mut c = TlsConn::default();
+        c.feed(0, b"GET / HTTP/1.1\r\n", 1, 0.0);
+        assert!(c.facts().not_tls[0]);
+        c.feed(0, &rec(21, &[2, 40]), 2, 0.0);
+        assert!(c.facts().alerts.is_empty());
+    }
+
+    #[test]
+    fn huge_records_and_messages_are_bounded() {
+        let mut c = TlsConn::default();
+        c.feed(0, &[22, 3, 1, 0xff, 0xff], 1, 0.0);
+        assert!(c.facts().limit_hit);
+        let mut c = TlsConn::default();
+        // a handshake message claiming 16 MiB, fed record by record
+        let mut body = vec![1, 0xff, 0xff, 0xff];
+        body.resize(16_000, 0);
+        for _ in 0..10 {
+            c.feed(0, &rec(22, &body), 1, 0.0);
+        }
+        assert!(c.facts().limit_hit);
+    }
+}
