@@ -1,11 +1,11 @@
 //! One capture file through the whole pipeline:
 //! capture -> wire -> flow -> stream -> sink.
 
-use crate::capture::{self, CaptureError, CaptureErrorKind, CaptureLimits, Linktype, Ts};
-use crate::event::{CaptureSummary, Finding, Severity, Sink};
+use crate::capture::{self, CaptureError, CaptureErrorKind, CaptureLimits, Ts};
+use crate::event::{CaptureSummary, Finding, PacketCounts, Severity, Sink};
 use crate::flow::{Defrag, FlowLimits, FlowTable};
 use crate::stream::Stack;
-use crate::wire::{self, Decoded};
+use crate::wire::{self, Decoded, Skip};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -179,8 +179,9 @@ pub fn analyze_reader<R: Read>(
     let mut bytes = 0u64;
     let mut first_ts: Option<Ts> = None;
     let mut last_ts: Option<Ts> = None;
-    let mut unsupported: BTreeMap<Linktype, (u64, u64)> = BTreeMap::new();
+    let mut skipped: BTreeMap<Skip, (u64, u64)> = BTreeMap::new();
     let mut malformed: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    let mut counts = PacketCounts::default();
     let mut fatal: Option<CaptureError> = None;
     loop {
         let rec = match reader.next_record() {
@@ -197,10 +198,11 @@ pub fn analyze_reader<R: Read>(
             first_ts = Some(rec.ts);
         }
         last_ts = Some(rec.ts);
-        match wire::decode(rec.linktype, rec.data, rec.orig_len) {
-            Decoded::Tcp(seg) => table.segment(rec.frame, rec.ts, &seg, &mut sink),
+        let frame = rec.frame;
+        let whole;
+        let d = match wire::decode(rec.linktype, rec.data, rec.orig_len) {
             Decoded::Fragment(f) => {
-                if let Some(whole) = defrag.add(
+                whole = defrag.add(
                     &opts.flow.defrag,
                     f.src,
                     f.dst,
@@ -209,42 +211,42 @@ pub fn analyze_reader<R: Read>(
                     f.more,
                     f.payload,
                     rec.ts,
-                ) {
-                    match wire::tcp_from_reassembled(f.src, f.dst, &whole) {
-                        Decoded::Tcp(seg) => table.segment(rec.frame, rec.ts, &seg, &mut sink),
-                        Decoded::Malformed(w) => {
-                            let e = malformed.entry(w).or_insert((0, rec.frame));
-                            e.0 += 1;
-                        }
-                        _ => {}
+                );
+                match &whole {
+                    Some(w) => wire::from_reassembled(f.src, f.dst, f.proto, f.depth, w),
+                    None => {
+                        counts.fragments += 1;
+                        continue;
                     }
                 }
             }
-            Decoded::UnsupportedLink => {
-                let e = unsupported.entry(rec.linktype).or_insert((0, rec.frame));
-                e.0 += 1;
+            d => d,
+        };
+        match d {
+            Decoded::Tcp(seg) => {
+                counts.tcp += 1;
+                table.segment(frame, rec.ts, &seg, &mut sink)
+            }
+            Decoded::Skipped(s) => {
+                if s.could_carry_tcp() {
+                    counts.not_decoded += 1;
+                } else {
+                    counts.not_tcp += 1;
+                }
+                skipped.entry(s).or_insert((0, frame)).0 += 1;
             }
             Decoded::Malformed(w) => {
-                let e = malformed.entry(w).or_insert((0, rec.frame));
-                e.0 += 1;
+                counts.malformed += 1;
+                malformed.entry(w).or_insert((0, frame)).0 += 1;
             }
-            Decoded::Other => {}
+            Decoded::Fragment(_) => {}
         }
     }
     table.finish_all(&mut sink);
     sink.report_retries();
 
-    for (lt, (n, first)) in &unsupported {
-        sink.finding(
-            &Finding::new(
-                "capture_unsupported_linktype",
-                Severity::Warning,
-                format!("{n} packet(s) of link type {lt} were not decoded (first: frame {first})"),
-            )
-            .frames([*first])
-            .hint("wsdoctor decodes Ethernet, Linux cooked (SLL, SLL2), BSD loopback and raw IP. Capture on an interface with one of those link types."),
-        );
-    }
+    let incomplete = reader.truncated_at.is_some() || fatal.is_some();
+    report_undecoded(&skipped, &malformed, packets, counts, incomplete, &mut sink);
     for (what, (n, first)) in &malformed {
         sink.finding(
             &Finding::new(
@@ -296,10 +298,172 @@ pub fn analyze_reader<R: Read>(
         last_ts,
         streams: table.streams(),
         complete: reader.truncated_at.is_none() && fatal.is_none(),
+        counts,
     };
     sink.capture(&summary);
     Outcome {
         error: sink.error,
         problems: sink.problems,
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::with_capacity(d.len() + d.len() / 3);
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Kinds listed by name in a finding message (the rest are counted).
+const KINDS_LISTED: usize = 6;
+
+/// "N of M packets are X" for one kind, "N of M packets were not decoded:
+/// a X, b Y" for several; kinds by count, most first.
+fn kinds_message(kinds: &[(String, u64)], total: u64, verb: &str) -> String {
+    let sum: u64 = kinds.iter().map(|k| k.1).sum();
+    let mut list: Vec<String> = kinds
+        .iter()
+        .take(KINDS_LISTED)
+        .map(|(w, n)| format!("{} {w}", thousands(*n)))
+        .collect();
+    if kinds.len() > KINDS_LISTED {
+        let rest: u64 = kinds.iter().skip(KINDS_LISTED).map(|k| k.1).sum();
+        list.push(format!(
+            "{} in {} more kinds",
+            thousands(rest),
+            kinds.len() - KINDS_LISTED
+        ));
+    }
+    match kinds {
+        [(what, n)] => format!(
+            "{} of {} packets are {what}: {verb}",
+            thousands(*n),
+            thousands(total)
+        ),
+        _ => format!(
+            "{} of {} packets were {verb}: {}",
+            thousands(sum),
+            thousands(total),
+            list.join(", ")
+        ),
+    }
+}
+
+/// Findings about what was not decoded: unsupported link types (one per
+/// type), other encapsulations that may carry TCP (one finding with counts
+/// by kind), and a capture without any TCP at all.
+fn report_undecoded(
+    skipped: &BTreeMap<Skip, (u64, u64)>,
+    malformed: &BTreeMap<&'static str, (u64, u64)>,
+    packets: u64,
+    counts: PacketCounts,
+    incomplete: bool,
+    sink: &mut dyn Sink,
+) {
+    let mut by_count: Vec<(&Skip, u64, u64)> =
+        skipped.iter().map(|(k, (n, f))| (k, *n, *f)).collect();
+    by_count.sort_by_key(|(k, n, _)| (std::cmp::Reverse(*n), **k));
+    let decoded_linktypes = || {
+        let names: Vec<String> = wire::DECODED_LINKTYPES
+            .iter()
+            .map(|l| capture::Linktype(*l).to_string())
+            .collect();
+        names.join(", ")
+    };
+    for (k, n, first) in &by_count {
+        if let Skip::LinkType { .. } = k {
+            sink.finding(
+                &Finding::new(
+                    "capture_unsupported_linktype",
+                    Severity::Warning,
+                    format!(
+                        "{} (first: frame {first})",
+                        kinds_message(&[(k.to_string(), *n)], packets, "not decoded")
+                    ),
+                )
+                .frames([*first])
+                .hint(format!("wsdoctor decodes these link types: {}. Convert the capture (Wireshark can export the packets as Ethernet or raw IP with 'editcap -T'), or capture on an interface with one of them.", decoded_linktypes())),
+            );
+        }
+    }
+    let undecoded: Vec<&(&Skip, u64, u64)> = by_count
+        .iter()
+        .filter(|(k, _, _)| k.could_carry_tcp() && !matches!(k, Skip::LinkType { .. }))
+        .collect();
+    if !undecoded.is_empty() {
+        let kinds: Vec<(String, u64)> = undecoded
+            .iter()
+            .map(|(k, n, _)| (k.to_string(), *n))
+            .collect();
+        let mut hint = String::from("These packets may carry the connection you are looking for, but wsdoctor does not decode what they are. Decoded: Ethernet, VLAN, Linux cooked, loopback, raw IP, PPP, 802.11 (radiotap, PPI), NFLOG; IP-in-IP, 6in4, 4in6, 6in6, GRE, ERSPAN I/II/III, GRE-bridged Ethernet, EtherIP, MPLS, PPPoE, VXLAN, GTP-U. Open the frames named here in Wireshark, or capture before the encapsulation (on the server or the device itself).");
+        if undecoded.iter().any(|(k, _, _)| k.encrypted()) {
+            hint.push_str(" Encrypted layers (IPsec ESP, MACsec, WPA, MPPE, VPNs) can only be read with their keys: capture inside the tunnel or on an endpoint instead.");
+        }
+        if undecoded
+            .iter()
+            .any(|(k, _, _)| matches!(k, Skip::DepthLimit))
+        {
+            hint.push_str(&format!(" Tunnels nested more than {} levels deep (wire::MAX_TUNNEL_DEPTH) are not followed.", wire::MAX_TUNNEL_DEPTH));
+        }
+        sink.finding(
+            &Finding::new(
+                "capture_not_decoded",
+                Severity::Warning,
+                kinds_message(&kinds, packets, "not decoded"),
+            )
+            .frames(undecoded.iter().map(|(_, _, f)| *f).take(10))
+            .hint(hint),
+        );
+    }
+    let any_undecoded = by_count.iter().any(|(k, _, _)| k.could_carry_tcp());
+    if counts.tcp == 0 && !any_undecoded {
+        let mut kinds: Vec<(String, u64)> = by_count
+            .iter()
+            .map(|(k, n, _)| (k.to_string(), *n))
+            .collect();
+        let bad: u64 = malformed.values().map(|v| v.0).sum();
+        if bad > 0 {
+            kinds.push(("malformed".into(), bad));
+        }
+        if counts.fragments > 0 {
+            kinds.push((
+                "IP fragments never reassembled into TCP".into(),
+                counts.fragments,
+            ));
+        }
+        if packets == 0 && incomplete {
+            return; // the truncation or the error says it all
+        }
+        let list = |k: &[(String, u64)]| {
+            k.iter()
+                .map(|(w, n)| format!("{} {w}", thousands(*n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let message = match kinds.as_slice() {
+            [] => "the capture holds no packets: nothing to analyse".to_string(),
+            [(what, _)] if packets == 1 => {
+                format!("no TCP in this capture, nothing to analyse: its one packet is {what}")
+            }
+            [(what, _)] => format!(
+                "no TCP in this capture, nothing to analyse: all {} packets are {what}",
+                thousands(packets)
+            ),
+            _ => format!(
+                "no TCP in this capture, nothing to analyse: {} packets, none of them TCP: {}",
+                thousands(packets),
+                list(&kinds)
+            ),
+        };
+        sink.finding(
+            &Finding::new("capture_no_tcp", Severity::Info, message)
+                .hint("wsdoctor analyses TCP connections (HTTP, WebSocket, MQTT, TLS). Capture on the interface and ports the device uses, e.g. tcpdump -i any -w device.pcap 'tcp port 80 or tcp port 443 or tcp port 1883 or tcp port 8883'."),
+        );
     }
 }

@@ -207,7 +207,9 @@ pub fn capture(data: &[u8]) {
     }
 }
 
-const LINKTYPES: [u32; 12] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 127, 239];
+const LINKTYPES: [u32; 17] = [
+    0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 127, 239, 192, 105, 9, 104, 50,
+];
 
 /// Link/IP/TCP decoding: the payload (and fragment payload) is a subslice of
 /// the frame, and the claimed length covers the captured payload.
@@ -229,6 +231,10 @@ pub fn wire(data: &[u8]) {
     }
     let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     check_decoded(frame, &wire::tcp_from_reassembled(v4, v4, frame));
+    // a reassembled tunnel datagram (GRE, IP-in-IP, 6in4) at any depth
+    let proto = [47u8, 4, 41, 97, 137][usize::from(extra % 5)];
+    let depth = (extra >> 8) as u8 % (wire::MAX_TUNNEL_DEPTH + 2);
+    check_decoded(frame, &wire::from_reassembled(v4, v4, proto, depth, frame));
 }
 
 fn check_decoded(frame: &[u8], d: &Decoded<'_>) {

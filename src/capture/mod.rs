@@ -49,8 +49,12 @@ impl Linktype {
             228 => "IPV4",
             229 => "IPV6",
             276 => "LINUX_SLL2",
+            9 => "PPP",
+            50 => "PPP_HDLC",
+            104 => "C_HDLC",
             105 => "IEEE802_11",
             127 => "IEEE802_11_RADIOTAP",
+            192 => "PPI",
             239 => "NFLOG",
             _ => return None,
         })

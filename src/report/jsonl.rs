@@ -501,8 +501,18 @@ impl<W: Write> Sink for Jsonl<W> {
             Some(t) => o.display_plain("last_ts", t),
             None => o.null("last_ts"),
         };
+        let n = c.counts;
         o.u64("streams", c.streams)
             .bool("complete", c.complete)
+            .raw("decoded", |b| {
+                let mut d = Obj::new(b);
+                d.u64("tcp", n.tcp)
+                    .u64("fragments", n.fragments)
+                    .u64("not_tcp", n.not_tcp)
+                    .u64("not_decoded", n.not_decoded)
+                    .u64("malformed", n.malformed)
+                    .end();
+            })
             .end();
         self.flush_line();
         if self.io_error.is_none() {

@@ -191,6 +191,16 @@ impl CaptureReport {
                 };
             }
         }
+        if self.conns_total == 0 {
+            // Nothing decoded is never a green "no problems".
+            let why = self
+                .findings
+                .iter()
+                .find(|f| f.code == "capture_no_tcp")
+                .map(|f| f.message.clone())
+                .unwrap_or_else(|| "no TCP connection was decoded: nothing to analyse".into());
+            return format!("ℹ {why}");
+        }
         let ws = self
             .conns
             .iter()
