@@ -439,3 +439,13 @@ fn tunnel_samples_agree_with_tshark() {
     assert!(pairs.len() >= 15, "only {} tunnel captures", pairs.len());
     run_corpus(pairs, &[], "tunnel samples");
 }
+
+/// NetMon 2.x and 1.x files written by editcap from the samples
+/// (samples/netmon/, samples/gen/netmon/make.sh) against tshark reading them.
+#[test]
+fn netmon_samples_agree_with_tshark() {
+    let dir = samples().join("netmon");
+    let pairs = truth_pairs(&dir, &dir);
+    assert!(pairs.len() >= 16, "only {} NetMon captures", pairs.len());
+    run_corpus(pairs, &[], "netmon samples");
+}

@@ -11,6 +11,14 @@ pub const DECODED_LINKTYPES: &[u32] = &[
 
 /// Decode a frame of link type `lt`.
 pub(super) fn decode_link(lt: Linktype, data: &[u8], depth: u8) -> Decoded<'_> {
+    if lt.0 & 0x0FFF_0000 != 0 {
+        // bits pcap reserves: wsdoctor's numbers for NetMon media types
+        // without a pcap link type (capture::PRIVATE_LINKTYPE)
+        return Decoded::Skipped(Skip::LinkType {
+            linktype: lt.0,
+            in_ppi: false,
+        });
+    }
     match lt.base().0 {
         1 => from_ethernet(data, depth),
         // BSD NULL / LOOP: 4-byte address family, then IP; the version nibble decides.
