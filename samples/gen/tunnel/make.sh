@@ -23,7 +23,7 @@ PY=/usr/bin/python3
 TMPROOT=${TMPROOT:-/tmp/wsdT}
 mkdir -p "$OUT" "$TMPROOT"
 
-ALL="plain4 plain6 gre gre6 gretap erspan1 erspan2 erspan3 ip6erspan ipip sit ip4ip6 ip6ip6 vxlan erspan-mirror"
+ALL="plain4 plain6 gre gre6 gretap erspan1 erspan2 erspan3 ip6erspan ipip sit ip4ip6 ip6ip6 vxlan erspan-mirror ppi-80211"
 
 NS=()
 PIDS=()
@@ -243,6 +243,14 @@ scn_erspan_mirror() {
     capture $M mw
     clients 10.11.0.2
     capture_stop
+}
+
+# PPI (link type 192) around 802.11: derived (no Wi-Fi here): plain4's frames rewritten by
+# ppi-wrap.py as the 802.11 data frames an access point carries, inside a PPI header.
+scn_ppi_80211() {
+    [ -s "$OUT/plain4.pcap" ] || { echo "ppi-80211 needs plain4.pcap first" >&2; return 1; }
+    $PY "$GEN/ppi-wrap.py" "$OUT/plain4.pcap" "$OUT/$NAME.pcap"
+    TUNNEL_DESC="derived from plain4.pcap by ppi-wrap.py (PPI + 802.11 data frames with LLC/SNAP)"
 }
 
 # ---------------------------------------------------------------- main
