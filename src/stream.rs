@@ -2,7 +2,9 @@
 //!
 //! Sniffing looks at the first bytes of a connection, on any port:
 //! HTTP/1.x, MQTT CONNECT (`MQTT` / `MQIsdp`), TLS, MQTT without CONNECT
-//! (mid-stream), else unknown. On a connection seen without its SYN, the
+//! (mid-stream: whole packets that each decode without an anomaly, never
+//! a single byte), else unknown. At most [`SNIFF_HEAD_MAX`] bytes of a
+//! direction are held while undecided. On a connection seen without its SYN, the
 //! first payload also settles which side is the client (the side that sent
 //! an HTTP request or MQTT CONNECT).
 //!
@@ -140,11 +142,17 @@ pub fn sniff(b: &[u8]) -> Sniff {
             return Sniff::MqttConnect;
         }
     }
-    if looks_like_mqtt(b) {
-        return Sniff::Mqtt;
+    match mqtt_tiling(b) {
+        Tiling::Whole => Sniff::Mqtt,
+        Tiling::NeedMore => Sniff::NeedMore,
+        Tiling::No => Sniff::Unknown,
     }
-    Sniff::Unknown
 }
+
+/// Bytes of one direction held while its protocol is not decided yet
+/// (waiting for the rest of a first MQTT packet, or for the other side to
+/// speak). Reached, the direction is decided with what is known.
+pub const SNIFF_HEAD_MAX: usize = 4096;
 
 /// A connection to or from an MQTT port (1883, 8883 is TLS): the last
 /// resort for a capture that starts inside MQTT, where no packet boundary
@@ -153,34 +161,54 @@ fn is_mqtt_port(meta: &ConnMeta) -> bool {
     meta.server.port == 1883 || meta.client.port == 1883
 }
 
-/// Whole MQTT packets (plausible types and flags) that tile the bytes exactly.
-fn looks_like_mqtt(b: &[u8]) -> bool {
+/// Whether bytes are MQTT packets from their first byte on.
+#[derive(Debug, PartialEq, Eq)]
+enum Tiling {
+    /// Whole, plausible packets that tile the bytes exactly.
+    Whole,
+    /// Plausible so far; the last packet is not complete yet.
+    NeedMore,
+    No,
+}
+
+/// Whole MQTT packets that tile the bytes exactly, each plausible: valid
+/// type and flags, and a body the decoder reads without any anomaly (a
+/// PUBLISH's topic fits, packet ids are not 0, reason codes exist...).
+/// One byte, or a run of bytes that only looks like fixed headers (paho's
+/// wake-up socket pair sends single `0` = 0x30 bytes), is not MQTT.
+fn mqtt_tiling(b: &[u8]) -> Tiling {
     let mut i = 0;
-    let mut n = 0;
-    while i < b.len() {
-        let first = b[i];
-        let ty = first >> 4;
-        let flags = first & 0x0f;
-        let ok_flags = match ty {
-            3 => (flags >> 1) & 3 != 3,
-            6 | 8 | 10 => flags == 2,
-            1..=15 => flags == 0,
-            _ => false,
-        };
-        if !ok_flags {
-            return false;
+    while let Some(rest) = b.get(i..).filter(|r| !r.is_empty()) {
+        let first = rest[0];
+        if !mqtt::flags_valid(first >> 4, first & 0x0f) {
+            return Tiling::No;
         }
-        let (hl, rl) = match mqtt::parse_fixed_header(&b[i..]) {
+        let (hl, rl) = match mqtt::parse_fixed_header(rest) {
             mqtt::FixedHeader::Complete {
                 header_len,
                 remaining_len,
-            } => (header_len as usize, remaining_len as usize),
-            _ => return false,
+            } => (usize::from(header_len), remaining_len as usize),
+            mqtt::FixedHeader::Incomplete => return Tiling::NeedMore,
+            mqtt::FixedHeader::Invalid => return Tiling::No,
         };
+        let Some(body) = rest.get(hl..hl.saturating_add(rl)) else {
+            // the packet goes on: wait for it if it can fit in the head
+            return if i.saturating_add(hl).saturating_add(rl) <= SNIFF_HEAD_MAX {
+                Tiling::NeedMore
+            } else {
+                Tiling::No
+            };
+        };
+        if !mqtt::decode_packet(first, body, None).anomalies.is_empty() {
+            return Tiling::No;
+        }
         i += hl + rl;
-        n += 1;
     }
-    i == b.len() && n >= 1 && b.len() >= 2
+    if i >= 2 {
+        Tiling::Whole
+    } else {
+        Tiling::NeedMore
+    }
 }
 
 /// Violations and anomalies of one connection, aggregated per code.
@@ -586,21 +614,28 @@ impl Stack {
                 sniff(&self.head[d])
             };
             let mut s = s;
+            // bytes of this direction so far (the head holds them all once used)
+            let held = if self.head[d].is_empty() {
+                bytes.len()
+            } else {
+                self.head[d].len()
+            };
             if s == Sniff::Unknown {
                 let other_seen = !self.head[1 - d].is_empty() || self.unknown_seen[1 - d];
                 if is_mqtt_port(meta) {
                     // Last resort for a capture that starts inside MQTT.
                     s = Sniff::Mqtt;
-                } else if !other_seen {
-                    // Let the other direction speak before giving up.
+                } else if !other_seen && held < SNIFF_HEAD_MAX {
+                    // Let the other direction speak before giving up
+                    // (holding at most SNIFF_HEAD_MAX bytes).
                     self.unknown_seen[d] = true;
                     if self.head[d].is_empty() {
-                        self.head[d].extend_from_slice(&bytes[..bytes.len().min(256)]);
+                        self.head[d].extend_from_slice(bytes);
                     }
                     return;
                 }
             }
-            if s == Sniff::NeedMore && self.head[d].len() + bytes.len() < 256 {
+            if s == Sniff::NeedMore && held < SNIFF_HEAD_MAX {
                 if self.head[d].is_empty() {
                     self.head[d].extend_from_slice(bytes);
                 }
@@ -1362,6 +1397,25 @@ mod tests {
         assert_eq!(sniff(b"\x16\x03\x01\x00\xa5\x01"), Sniff::TlsClientHello);
         assert_eq!(sniff(b"SSH-2.0-OpenSSH"), Sniff::Unknown);
         assert_eq!(sniff(b"\x30\x05\x00\x01tab\xc0\x00"), Sniff::Mqtt);
+        // paho's wake-up socket pair: single b"0" (0x30) bytes. One is not
+        // MQTT; 50 of them tile a "PUBLISH" of 48 bytes whose topic length
+        // (0x3030) runs past its body: not MQTT either.
+        assert_eq!(sniff(b"0"), Sniff::NeedMore);
+        assert_eq!(sniff(&[b'0'; 50]), Sniff::Unknown);
+        assert_eq!(sniff(&[b'0'; 81]), Sniff::Unknown);
+        // implausible bodies: a PUBACK for packet id 0, a PUBLISH with an
+        // empty topic and no alias, a SUBACK without return codes
+        assert_eq!(sniff(b"\x40\x02\x00\x00"), Sniff::Unknown);
+        assert_eq!(sniff(b"\x30\x04\x00\x00ab"), Sniff::Unknown);
+        assert_eq!(sniff(b"\x90\x02\x00\x01"), Sniff::Unknown);
+        // plausible ones, also split before their end
+        assert_eq!(sniff(b"\x40\x02\x00\x07"), Sniff::Mqtt);
+        assert_eq!(sniff(b"\x30\x0a\x00\x03a/b"), Sniff::NeedMore);
+        assert_eq!(sniff(b"\xd0\x00"), Sniff::Mqtt);
+        // a first packet longer than the sniffing head is not waited for
+        let mut big = vec![0x30, 0xff, 0x7f, 0x00, 0x03];
+        big.extend_from_slice(b"a/b");
+        assert_eq!(sniff(&big), Sniff::Unknown);
         let all = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c";
         for n in 0..all.len() {
             assert_ne!(sniff(&all[..n]), Sniff::Unknown, "prefix {n}");

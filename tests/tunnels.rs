@@ -112,3 +112,31 @@ fn tunnelled_sessions_get_the_verdict_of_their_twin() {
         }
     }
 }
+
+/// paho 1.6's wake-up socket pair (samples/tunnel/paho-socketpair.pcap:
+/// everything on lo, paho_many.py publishing 80 messages over websockets):
+/// a local TCP connection carrying 81 single `0` (0x30) bytes (tshark:
+/// stream 1, 81 payload bytes, all 0x30, no MQTT) is not an MQTT session.
+#[test]
+fn paho_wakeup_socket_pair_is_not_mqtt() {
+    let path = samples().join("tunnel/paho-socketpair.pcap");
+    let (recs, outcome) = records(&path);
+    let conns = of_type(&recs, "connection");
+    assert_eq!(conns.len(), 2);
+    assert_eq!(conns[0]["protocol"], "websocket");
+    assert_eq!(conns[1]["protocol"], "unknown");
+    assert_eq!(conns[1]["bytes_s2c"], 81);
+    let mqtt = of_type(&recs, "mqtt");
+    assert_eq!(mqtt.len(), 83);
+    assert!(mqtt.iter().all(|m| m["stream"] == 0));
+    assert!(!recs
+        .iter()
+        .any(|r| r["type"] == "finding" && r["stream"] == 1));
+    assert_eq!(outcome.problems, 0);
+    let mut rep = CaptureReport::without_timelines("paho-socketpair.pcap");
+    analyze_path(&path, &Options::default(), &mut rep);
+    assert_eq!(
+        rep.verdict(),
+        "✓ 1 MQTT-over-WebSocket session(s), no problems found"
+    );
+}

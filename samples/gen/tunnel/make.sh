@@ -23,7 +23,7 @@ PY=/usr/bin/python3
 TMPROOT=${TMPROOT:-/tmp/wsdT}
 mkdir -p "$OUT" "$TMPROOT"
 
-ALL="plain4 plain6 gre gre6 gretap erspan1 erspan2 erspan3 ip6erspan ipip sit ip4ip6 ip6ip6 vxlan erspan-mirror ppi-80211"
+ALL="plain4 plain6 gre gre6 gretap erspan1 erspan2 erspan3 ip6erspan ipip sit ip4ip6 ip6ip6 vxlan erspan-mirror ppi-80211 paho-socketpair"
 
 NS=()
 PIDS=()
@@ -251,6 +251,24 @@ scn_ppi_80211() {
     [ -s "$OUT/plain4.pcap" ] || { echo "ppi-80211 needs plain4.pcap first" >&2; return 1; }
     $PY "$GEN/ppi-wrap.py" "$OUT/plain4.pcap" "$OUT/$NAME.pcap"
     TUNNEL_DESC="derived from plain4.pcap by ppi-wrap.py (PPI + 802.11 data frames with LLC/SNAP)"
+}
+
+# paho's internal wake-up socket pair: everything on lo (no port filter), so the TCP connection
+# paho 1.6 opens to itself (and writes a byte to whenever publish() or disconnect() must wake its
+# loop) is in the capture beside the MQTT-over-WebSocket session: paho_many.py publishes 80
+# messages from the main thread while paho's loop thread runs.
+scn_paho_socketpair() {
+    A=wsdT-A; B=$A
+    mkns $A
+    nx $A ip link set lo mtu 1500
+    nooffload $A lo
+    servers || return 1
+    sleep 0.3
+    capture $A lo
+    nx $A timeout 60 $PY "$GEN/paho_many.py" --host 127.0.0.1 --port 8080 --count 80 \
+        --log "$OUT/$NAME.client.json"
+    capture_stop
+    TUNNEL_DESC="no tunnel: lo of one namespace, tcpdump -i lo without a filter; paho_many.py (80 publishes) over websockets to mosquitto"
 }
 
 # ---------------------------------------------------------------- main
