@@ -199,10 +199,19 @@ pub fn analyze_reader<R: Read>(
         }
         last_ts = Some(rec.ts);
         let frame = rec.frame;
-        let whole;
-        let d = match wire::decode(rec.linktype, rec.data, rec.orig_len) {
+        let mut tally = Tally {
+            skipped: &mut skipped,
+            malformed: &mut malformed,
+            counts: &mut counts,
+        };
+        // The common case (a TCP segment) first, without moving the result.
+        match wire::decode(rec.linktype, rec.data, rec.orig_len) {
+            Decoded::Tcp(seg) => {
+                tally.counts.tcp += 1;
+                table.segment(frame, rec.ts, &seg, &mut sink)
+            }
             Decoded::Fragment(f) => {
-                whole = defrag.add(
+                let whole = defrag.add(
                     &opts.flow.defrag,
                     f.src,
                     f.dst,
@@ -212,34 +221,19 @@ pub fn analyze_reader<R: Read>(
                     f.payload,
                     rec.ts,
                 );
-                match &whole {
-                    Some(w) => wire::from_reassembled(f.src, f.dst, f.proto, f.depth, w),
-                    None => {
-                        counts.fragments += 1;
-                        continue;
+                let Some(w) = whole else {
+                    tally.counts.fragments += 1;
+                    continue;
+                };
+                match wire::from_reassembled(f.src, f.dst, f.proto, f.depth, &w) {
+                    Decoded::Tcp(seg) => {
+                        tally.counts.tcp += 1;
+                        table.segment(frame, rec.ts, &seg, &mut sink)
                     }
+                    d => tally.other(d, frame),
                 }
             }
-            d => d,
-        };
-        match d {
-            Decoded::Tcp(seg) => {
-                counts.tcp += 1;
-                table.segment(frame, rec.ts, &seg, &mut sink)
-            }
-            Decoded::Skipped(s) => {
-                if s.could_carry_tcp() {
-                    counts.not_decoded += 1;
-                } else {
-                    counts.not_tcp += 1;
-                }
-                skipped.entry(s).or_insert((0, frame)).0 += 1;
-            }
-            Decoded::Malformed(w) => {
-                counts.malformed += 1;
-                malformed.entry(w).or_insert((0, frame)).0 += 1;
-            }
-            Decoded::Fragment(_) => {}
+            d => tally.other(d, frame),
         }
     }
     table.finish_all(&mut sink);
@@ -304,6 +298,36 @@ pub fn analyze_reader<R: Read>(
     Outcome {
         error: sink.error,
         problems: sink.problems,
+    }
+}
+
+/// Counters of what the packets that are not TCP segments were.
+struct Tally<'a> {
+    skipped: &'a mut BTreeMap<Skip, (u64, u64)>,
+    malformed: &'a mut BTreeMap<&'static str, (u64, u64)>,
+    counts: &'a mut PacketCounts,
+}
+
+impl Tally<'_> {
+    #[inline(never)]
+    fn other(&mut self, d: Decoded<'_>, frame: u64) {
+        match d {
+            Decoded::Skipped(s) => {
+                if s.could_carry_tcp() {
+                    self.counts.not_decoded += 1;
+                } else {
+                    self.counts.not_tcp += 1;
+                }
+                self.skipped.entry(s).or_insert((0, frame)).0 += 1;
+            }
+            Decoded::Malformed(w) => {
+                self.counts.malformed += 1;
+                self.malformed.entry(w).or_insert((0, frame)).0 += 1;
+            }
+            // a reassembled datagram holding a fragment again: counted as one
+            Decoded::Fragment(_) => self.counts.fragments += 1,
+            Decoded::Tcp(_) => self.counts.tcp += 1,
+        }
     }
 }
 

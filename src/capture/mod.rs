@@ -427,8 +427,8 @@ impl<R: Read> CaptureReader<R> {
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
         loop {
             match self.format {
-                Format::Netmon1 | Format::Netmon2 => return self.next_netmon(),
                 Format::Pcap => return self.next_pcap(),
+                Format::Netmon1 | Format::Netmon2 => return self.next_netmon(),
                 Format::Pcapng => {
                     // Non-packet blocks return Ok(false); loop until a packet.
                     match self.next_pcapng_block()? {
@@ -870,6 +870,7 @@ impl<R: Read> CaptureReader<R> {
         Ok(Box::new(spool))
     }
 
+    #[inline(never)]
     fn start_netmon(&mut self, src: Box<dyn ReadSeek>) -> Result<(), CaptureError> {
         let mut warns = Vec::new();
         let mut truncated = None;
@@ -894,6 +895,7 @@ impl<R: Read> CaptureReader<R> {
         Ok(())
     }
 
+    #[inline(never)]
     fn next_netmon(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
         let State::Netmon(nm) = &mut self.state else {
             return Ok(None);

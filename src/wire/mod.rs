@@ -110,6 +110,7 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
     d
 }
 
+#[inline]
 fn from_ethernet(data: &[u8], depth: u8) -> Decoded<'_> {
     match LaxSlicedPacket::from_ethernet(data) {
         Ok(p) => from_sliced(p, depth),
@@ -121,6 +122,7 @@ fn from_ether_type(et: EtherType, rest: &[u8], depth: u8) -> Decoded<'_> {
     from_sliced(LaxSlicedPacket::from_ether_type(et, rest), depth)
 }
 
+#[inline]
 fn from_ip(data: &[u8], depth: u8) -> Decoded<'_> {
     match LaxSlicedPacket::from_ip(data) {
         Ok(p) => from_sliced(p, depth),
@@ -149,6 +151,7 @@ fn innermost_ether<'a>(p: &LaxSlicedPacket<'a>) -> Option<(EtherType, &'a [u8])>
     }
 }
 
+#[inline]
 fn from_sliced(p: LaxSlicedPacket<'_>, depth: u8) -> Decoded<'_> {
     let Some(net) = p.net else {
         return match innermost_ether(&p) {

@@ -49,6 +49,7 @@ fn ip_of_version<'a>(version: u8, data: &'a [u8], depth: u8, what: &'static str)
 
 /// The payload of an IP packet whose protocol is not TCP (or of a
 /// reassembled datagram): tunnels, or a counted skip.
+#[inline(never)]
 pub(super) fn ip_payload(proto: u8, pl: &[u8], v6: bool, depth: u8) -> Decoded<'_> {
     match proto {
         17 => udp(pl, depth),
@@ -75,6 +76,7 @@ pub(super) fn ip_payload(proto: u8, pl: &[u8], v6: bool, depth: u8) -> Decoded<'
 
 /// What follows an EtherType that etherparse did not slice into IP.
 /// `depth` is the depth of the link that carried it.
+#[inline(never)]
 pub(super) fn ether(et: EtherType, pl: &[u8], depth: u8) -> Decoded<'_> {
     match et.0 {
         // etherparse stops here only when the IP header is invalid or cut.
