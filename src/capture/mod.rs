@@ -890,7 +890,7 @@ impl<R: Read> CaptureReader<R> {
         if !(nm.major == 2 && nm.minor >= 1) {
             self.note_linktype(nm.linktype);
         }
-        self.offset = netmon::HEADER_LEN;
+        self.offset = netmon::HEADER_LEN.min(nm.file_len());
         self.state = State::Netmon(Box::new(nm));
         Ok(())
     }

@@ -277,6 +277,11 @@ impl Netmon {
         })
     }
 
+    /// Length of the file (or spool).
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
     /// Digits of timestamp precision: 1.x ms, 2.0-2.2 µs, 2.3 100 ns.
     pub fn digits(&self) -> u8 {
         match (self.major, self.minor) {
