@@ -58,11 +58,69 @@ for t in ("capture", "pipeline"):
         rec(eth_tcp(50000, 1883, 101, 0, 0x18, b"\x10\x0c\0\x04MQTT")) +
         rec(eth_tcp(50000, 1883, 101, 0, 0x18, b"\x10\x0c\0\x04XXXX")))
 
+# ---- capture / pipeline: Microsoft Network Monitor ----------------------
+def netmon(major, minor, frames, media=1, table=True):
+    """frames: (delta, data, per-frame network for 2.1+)"""
+    f = bytearray(b"RTSS" if major == 1 else b"GMBU")
+    f += bytes([minor, major]) + struct.pack("<H", media)
+    f += struct.pack("<8H", 2025, 11, 2, 25, 16, 53, 1, 123)
+    f += b"\0" * (128 - len(f))
+    offs = []
+    for delta, data, net in frames:
+        offs.append(len(f))
+        if major == 1:
+            f += struct.pack("<IHH", delta, len(data), len(data))
+        else:
+            f += struct.pack("<QII", delta, len(data), len(data))
+        f += data
+        if major == 2 and minor >= 1:
+            f += struct.pack("<H", net) + (b"\0" * 4 if minor >= 2 else b"")
+            if minor >= 3:
+                f += struct.pack("<Q", 133_000_000_000_000_000) + b"\0"
+    toff = len(f)
+    for o in offs:
+        f += struct.pack("<I", o)
+    if table:
+        f[24:32] = struct.pack("<II", toff, 4 * len(offs))
+    return bytes(f)
+
+syn_ack = eth_tcp(1883, 50000, 900, 101, 0x12)
+for t in ("capture", "pipeline"):
+    put(t, "netmon1", netmon(1, 1, [(0, syn, 0), (3, syn_ack, 0)]))
+    put(t, "netmon2", netmon(2, 0, [(0, syn, 0), (3000, syn_ack, 0)]))
+    put(t, "netmon21-metadata-frames", netmon(2, 1, [(0, syn, 0xE001), (1, b"info", 0xFFFD), (2, b"evt", 0xFFE0), (3, syn_ack, 0xE001)]))
+    put(t, "netmon23-filetime", netmon(2, 3, [(0, syn, 0xE001)]))
+    put(t, "netmon-80211-radio", netmon(2, 0, [(0, bytes([2, 32, 0]) + b"\0" * 29 + b"\x08\x01" + b"\0" * 22 + b"\xaa\xaa\x03\0\0\0\x08\x00" + syn[14:], 0)], media=6))
+    put(t, "netmon-no-table", netmon(2, 0, [(0, syn, 0), (1, syn_ack, 0)], table=False))
+    f = netmon(2, 0, [(0, syn, 0), (1, syn_ack, 0)])
+    put(t, "netmon-table-cut", f[:-3])
+    put(t, "netmon-frame-cut", f[:128 + 16 + 20])
+    put(t, "netmon-entry-past-eof", f[:-4] + struct.pack("<I", 0x00ff0000))
+    put(t, "netmon-frame-256mib", f[:128 + 12] + struct.pack("<I", 256 << 20) + f[128 + 16:])
+    put(t, "netmon-version-3", f[:5] + b"\x03" + f[6:])
+    put(t, "netmon-table-backwards", f[:-8] + f[-4:] + f[-8:-4])
+    put(t, "netmon-header-cut", f[:40])
+
 # ---- wire ---------------------------------------------------------------
 put("wire", "eth-tcp", b"\x01\0\0" + syn)
 put("wire", "eth-tcp-cut", b"\x01\x00\x10" + syn[:40])
 put("wire", "raw-ipv4", b"\x04\0\0" + syn[14:])
 put("wire", "ipv4-fragment", b"\x01\0\0" + syn[:20] + b"\x20\x00" + syn[22:])
+# tunnels (selector 4 = raw IP, 12 = PPI; see LINKTYPES in src/fuzzing.rs)
+def ip4(proto, payload):
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, proto, 0,
+                       bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])) + payload
+inner = syn[14:]
+put("wire", "ipip", b"\x04\0\0" + ip4(4, inner))
+put("wire", "gre-csum-key-seq", b"\x04\0\0" + ip4(47, struct.pack(">HHHHII", 0xb000, 0x0800, 0, 0, 42, 7) + inner))
+put("wire", "gre-routing", b"\x04\0\0" + ip4(47, struct.pack(">HHHH", 0x4000, 0x0800, 0, 0) + struct.pack(">HBB", 0x0800, 0, 4) + b"abcd" + b"\0" * 4 + inner))
+put("wire", "gretap", b"\x04\0\0" + ip4(47, struct.pack(">HH", 0, 0x6558) + syn))
+put("wire", "erspan1", b"\x04\0\0" + ip4(47, struct.pack(">HH", 0, 0x88be) + syn))
+put("wire", "erspan2", b"\x04\0\0" + ip4(47, struct.pack(">HHI", 0x1000, 0x88be, 5) + struct.pack(">HHI", 0x1000, 100, 3) + syn))
+put("wire", "erspan3-subheader", b"\x04\0\0" + ip4(47, struct.pack(">HHI", 0x1000, 0x22eb, 5) + struct.pack(">HHIHH", 0x2000, 200, 0, 0, 0x51) + struct.pack(">II", 7 << 26 | 9, 0) + syn))
+put("wire", "pptp-ppp", b"\x04\0\0" + ip4(47, struct.pack(">HHHHII", 0x3081, 0x880b, len(inner) + 4, 9, 1, 0) + b"\xff\x03\x00\x21" + inner))
+put("wire", "ipip-nested-deep", b"\x04\0\0" + (lambda p: [p := ip4(4, p) for _ in range(12)][-1])(inner))
+put("wire", "ppi-80211", b"\x0c\0\0" + struct.pack("<BBHI", 0, 0, 8, 105) + b"\x08\x01\0\0" + b"\x02" * 18 + b"\x10\0" + b"\xaa\xaa\x03\0\0\0\x08\x00" + inner)
 
 # ---- ws (sel, cut:u16, [gap], stream) ---------------------------------
 put("ws", "len-2^63", b"\x00\x05\x00" + b"\x82\x7f\x80" + b"\0" * 7 + b"abc")

@@ -1,12 +1,12 @@
 //! One capture file through the whole pipeline:
 //! capture -> wire -> flow -> stream -> diagnose -> report.
 
-use crate::capture::{self, CaptureError, CaptureErrorKind, CaptureLimits, Linktype, Ts};
+use crate::capture::{self, CaptureError, CaptureErrorKind, CaptureLimits, Ts};
 use crate::diagnose::{DecodeIssues, Diagnoser, Report, Status};
-use crate::event::{CaptureSummary, RecordSink};
+use crate::event::{CaptureSummary, PacketCounts, RecordSink};
 use crate::flow::{Defrag, FlowLimits, FlowTable};
 use crate::stream::Stack;
-use crate::wire::{self, Decoded};
+use crate::wire::{self, Decoded, Skip};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -83,8 +83,9 @@ pub fn analyze_reader<R: Read>(
     let mut bytes = 0u64;
     let mut first_ts: Option<Ts> = None;
     let mut last_ts: Option<Ts> = None;
-    let mut unsupported: BTreeMap<Linktype, (u64, u64)> = BTreeMap::new();
+    let mut skipped: BTreeMap<Skip, (u64, u64)> = BTreeMap::new();
     let mut malformed: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    let mut counts = PacketCounts::default();
     let mut fatal: Option<CaptureError> = None;
     loop {
         let rec = match reader.next_record() {
@@ -101,12 +102,20 @@ pub fn analyze_reader<R: Read>(
             first_ts = Some(rec.ts);
         }
         last_ts = Some(rec.ts);
+        let frame = rec.frame;
+        let mut tally = Tally {
+            skipped: &mut skipped,
+            malformed: &mut malformed,
+            counts: &mut counts,
+        };
+        // The common case (a TCP segment) first, without moving the result.
         match wire::decode(rec.linktype, rec.data, rec.orig_len) {
             Decoded::Tcp(seg) => {
-                table.segment(rec.frame, rec.ts, &seg, &mut diag as &mut dyn RecordSink)
+                tally.counts.tcp += 1;
+                table.segment(frame, rec.ts, &seg, &mut diag as &mut dyn RecordSink)
             }
             Decoded::Fragment(f) => {
-                if let Some(whole) = defrag.add(
+                let whole = defrag.add(
                     &opts.flow.defrag,
                     f.src,
                     f.dst,
@@ -115,37 +124,29 @@ pub fn analyze_reader<R: Read>(
                     f.more,
                     f.payload,
                     rec.ts,
-                ) {
-                    match wire::tcp_from_reassembled(f.src, f.dst, &whole) {
-                        Decoded::Tcp(seg) => {
-                            table.segment(rec.frame, rec.ts, &seg, &mut diag as &mut dyn RecordSink)
-                        }
-                        Decoded::Malformed(w) => {
-                            let e = malformed.entry(w).or_insert((0, rec.frame));
-                            e.0 += 1;
-                        }
-                        _ => {}
+                );
+                let Some(w) = whole else {
+                    tally.counts.fragments += 1;
+                    continue;
+                };
+                match wire::from_reassembled(f.src, f.dst, f.proto, f.depth, &w) {
+                    Decoded::Tcp(seg) => {
+                        tally.counts.tcp += 1;
+                        table.segment(frame, rec.ts, &seg, &mut diag as &mut dyn RecordSink)
                     }
+                    d => tally.other(d, frame),
                 }
             }
-            Decoded::UnsupportedLink => {
-                let e = unsupported.entry(rec.linktype).or_insert((0, rec.frame));
-                e.0 += 1;
-            }
-            Decoded::Malformed(w) => {
-                let e = malformed.entry(w).or_insert((0, rec.frame));
-                e.0 += 1;
-            }
-            Decoded::Other => {}
+            d => tally.other(d, frame),
         }
     }
     diag.capture_ends(last_ts);
     table.finish_all(&mut diag as &mut dyn RecordSink);
+    let mut by_count: Vec<(Skip, u64, u64)> =
+        skipped.iter().map(|(k, (n, f))| (*k, *n, *f)).collect();
+    by_count.sort_by_key(|(k, n, _)| (std::cmp::Reverse(*n), *k));
     let issues = DecodeIssues {
-        unsupported: unsupported
-            .iter()
-            .map(|(lt, (n, first))| (*lt, *n, *first))
-            .collect(),
+        skipped: by_count,
         malformed: malformed
             .iter()
             .map(|(w, (n, first))| (*w, *n, *first))
@@ -157,6 +158,7 @@ pub fn analyze_reader<R: Read>(
             .map(|w| (w.offset, w.message.clone()))
             .collect(),
         truncated_at: reader.truncated_at,
+        incomplete: reader.truncated_at.is_some() || fatal.is_some(),
     };
     if let Some(e) = &fatal {
         diag.error(&e.to_string(), Some(e.offset));
@@ -170,11 +172,42 @@ pub fn analyze_reader<R: Read>(
         last_ts,
         streams: table.streams(),
         complete: reader.truncated_at.is_none() && fatal.is_none(),
+        counts,
     };
     let done = diag.finish(&summary, &issues);
     Outcome {
         error: done.error,
         problems: done.problems,
         status: done.verdict.status,
+    }
+}
+
+/// Counters of what the packets that are not TCP segments were.
+struct Tally<'a> {
+    skipped: &'a mut BTreeMap<Skip, (u64, u64)>,
+    malformed: &'a mut BTreeMap<&'static str, (u64, u64)>,
+    counts: &'a mut PacketCounts,
+}
+
+impl Tally<'_> {
+    #[inline(never)]
+    fn other(&mut self, d: Decoded<'_>, frame: u64) {
+        match d {
+            Decoded::Skipped(s) => {
+                if s.could_carry_tcp() {
+                    self.counts.not_decoded += 1;
+                } else {
+                    self.counts.not_tcp += 1;
+                }
+                self.skipped.entry(s).or_insert((0, frame)).0 += 1;
+            }
+            Decoded::Malformed(w) => {
+                self.counts.malformed += 1;
+                self.malformed.entry(w).or_insert((0, frame)).0 += 1;
+            }
+            // a reassembled datagram holding a fragment again: counted as one
+            Decoded::Fragment(_) => self.counts.fragments += 1,
+            Decoded::Tcp(_) => self.counts.tcp += 1,
+        }
     }
 }

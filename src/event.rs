@@ -21,6 +21,23 @@ pub struct CaptureSummary {
     pub last_ts: Option<Ts>,
     pub streams: u64,
     pub complete: bool,
+    pub counts: PacketCounts,
+}
+
+/// What the packets of a capture were decoded to (they add up to `packets`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketCounts {
+    /// TCP segments (including those of reassembled IP datagrams).
+    pub tcp: u64,
+    /// IP fragments held for reassembly.
+    pub fragments: u64,
+    /// Understood but not TCP: UDP, ICMP, ARP, 802.11 management...
+    pub not_tcp: u64,
+    /// Could carry TCP but not decoded: unknown link types, EtherTypes, IP
+    /// or GRE protocols, encrypted layers, tunnels nested too deep.
+    pub not_decoded: u64,
+    /// Headers cut short or invalid.
+    pub malformed: u64,
 }
 
 /// The layer a protocol anomaly was found in.

@@ -11,7 +11,7 @@
 //! Every `assert!` here states a property; nothing else may panic.
 
 use crate::analyze::{analyze_bytes, Options};
-use crate::capture::{CaptureLimits, CaptureReader, Linktype, Ts};
+use crate::capture::{CaptureLimits, CaptureReader, Format, Linktype, Ts};
 use crate::flow::{Chunk, Clock, EndKind, ReasmLimits, Reassembly, SegIn};
 use crate::proto::deflate::Inflater;
 use crate::proto::handshake::DeflateParams;
@@ -119,13 +119,21 @@ struct ReadLog {
 }
 
 fn read_all<R: Read>(src: R, limits: CaptureLimits, input_len: usize, input: &[u8]) -> ReadLog {
+    read_from(CaptureReader::new(src, limits), input_len, input)
+}
+
+fn read_from<R: Read>(
+    reader: Result<CaptureReader<R>, crate::capture::CaptureError>,
+    input_len: usize,
+    input: &[u8],
+) -> ReadLog {
     let mut log = ReadLog {
         records: Vec::new(),
         error: None,
         truncated_at: None,
         warnings: 0,
     };
-    let mut r = match CaptureReader::new(src, limits) {
+    let mut r = match reader {
         Ok(r) => r,
         Err(e) => {
             assert!(e.offset as usize <= input_len);
@@ -135,25 +143,40 @@ fn read_all<R: Read>(src: R, limits: CaptureLimits, input_len: usize, input: &[u
     };
     let mut last_frame = 0u64;
     let mut last_offset = None::<u64>;
+    // NetMon frames come through a frame table that may point anywhere,
+    // backwards and more than once (4 bytes per entry).
+    let netmon = matches!(r.format(), Format::Netmon1 | Format::Netmon2);
     loop {
         match r.next_record() {
             Ok(Some(rec)) => {
                 // frame numbers strictly increase, records move forward
                 assert!(rec.frame > last_frame, "frame numbers must increase");
                 last_frame = rec.frame;
-                assert!(last_offset.is_none_or(|o| rec.offset > o));
+                assert!(netmon || last_offset.is_none_or(|o| rec.offset > o));
                 last_offset = Some(rec.offset);
                 // the record's data is a piece of the input, just after its header
                 let off = rec.offset as usize;
                 assert!(off.saturating_add(rec.data.len()) <= input_len);
-                let found = [12usize, 16, 24, 28].iter().any(|h| {
-                    input
-                        .get(off.saturating_add(*h)..)
-                        .and_then(|s| s.get(..rec.data.len()))
-                        == Some(rec.data)
-                });
+                let found = if netmon {
+                    // after the 8- or 16-byte frame header (and, for 802.11,
+                    // NetMon's radio header, which is stripped)
+                    input.get(off.saturating_add(8)..).is_some_and(|s| {
+                        rec.data.is_empty()
+                            || s.windows(rec.data.len())
+                                .take(65_536 + 16)
+                                .any(|w| w == rec.data)
+                    })
+                } else {
+                    [12usize, 16, 24, 28].iter().any(|h| {
+                        input
+                            .get(off.saturating_add(*h)..)
+                            .and_then(|s| s.get(..rec.data.len()))
+                            == Some(rec.data)
+                    })
+                };
                 assert!(found, "record data not found in the input at its offset");
-                assert!(log.records.len() <= input_len / 12 + 1);
+                let per = if netmon { 4 } else { 12 };
+                assert!(log.records.len() <= input_len / per + 1);
                 log.records.push((
                     rec.frame,
                     rec.offset,
@@ -197,9 +220,22 @@ pub fn capture(data: &[u8]) {
     };
     let split = read_all(dribble, CaptureLimits::default(), data.len(), data);
     assert_eq!(whole, split, "short reads changed the records");
+    if data.starts_with(b"RTSS") || data.starts_with(b"GMBU") {
+        // a NetMon file on disk (seekable, no spool) reads the same
+        let seekable = CaptureReader::from_seekable(
+            Box::new(std::io::Cursor::new(data.to_vec())),
+            CaptureLimits::default(),
+        );
+        let direct = read_from(seekable, data.len(), data);
+        assert_eq!(
+            whole, direct,
+            "the spooled and the seekable NetMon reader differ"
+        );
+    }
     // a small record limit: larger records become errors, never panics
     let small = CaptureLimits {
         max_record_bytes: 100,
+        ..CaptureLimits::default()
     };
     let lim = read_all(data, small, data.len(), data);
     for r in &lim.records {
@@ -207,7 +243,9 @@ pub fn capture(data: &[u8]) {
     }
 }
 
-const LINKTYPES: [u32; 12] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 127, 239];
+const LINKTYPES: [u32; 17] = [
+    0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 127, 239, 192, 105, 9, 104, 50,
+];
 
 /// Link/IP/TCP decoding: the payload (and fragment payload) is a subslice of
 /// the frame, and the claimed length covers the captured payload.
@@ -229,6 +267,10 @@ pub fn wire(data: &[u8]) {
     }
     let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     check_decoded(frame, &wire::tcp_from_reassembled(v4, v4, frame));
+    // a reassembled tunnel datagram (GRE, IP-in-IP, 6in4) at any depth
+    let proto = [47u8, 4, 41, 97, 137][usize::from(extra % 5)];
+    let depth = (extra >> 8) as u8 % (wire::MAX_TUNNEL_DEPTH + 2);
+    check_decoded(frame, &wire::from_reassembled(v4, v4, proto, depth, frame));
 }
 
 fn check_decoded(frame: &[u8], d: &Decoded<'_>) {

@@ -2,7 +2,9 @@
 //!
 //! Sniffing looks at the first bytes of a connection, on any port:
 //! HTTP/1.x, MQTT CONNECT (`MQTT` / `MQIsdp`), TLS, MQTT without CONNECT
-//! (mid-stream), else unknown. On a connection seen without its SYN, the
+//! (mid-stream: whole packets that each decode without an anomaly, never
+//! a single byte), else unknown. At most [`SNIFF_HEAD_MAX`] bytes of a
+//! direction are held while undecided. On a connection seen without its SYN, the
 //! first payload also settles which side is the client (the side that sent
 //! an HTTP request or MQTT CONNECT).
 //!
@@ -128,14 +130,22 @@ pub fn sniff(b: &[u8]) -> Sniff {
     if let Sniff::WebSocket { .. } = ws {
         return ws;
     }
-    if looks_like_mqtt(b) {
-        return Sniff::Mqtt;
+    match mqtt_tiling(b) {
+        Tiling::Whole => return Sniff::Mqtt,
+        Tiling::NeedMore => return Sniff::NeedMore,
+        Tiling::No => {}
     }
     if ws == Sniff::NeedMore {
         return ws;
     }
     Sniff::Unknown
 }
+
+/// Bytes of one direction held while its protocol is not decided yet
+/// (waiting for the rest of a first MQTT packet, or for the other side to
+/// speak). Reached, the direction is decided with what is known; bytes
+/// beyond it are replayed as a gap of known length.
+pub const SNIFF_HEAD_MAX: usize = 8 * 1024;
 
 /// WebSocket frames carrying MQTT, in a capture that starts after the
 /// handshake: two or more plausible frames in a row, or one whose payload
@@ -201,34 +211,54 @@ fn is_mqtt_port(meta: &ConnMeta) -> bool {
     meta.server.port == 1883 || meta.client.port == 1883
 }
 
-/// Whole MQTT packets (plausible types and flags) that tile the bytes exactly.
-fn looks_like_mqtt(b: &[u8]) -> bool {
+/// Whether bytes are MQTT packets from their first byte on.
+#[derive(Debug, PartialEq, Eq)]
+enum Tiling {
+    /// Whole, plausible packets that tile the bytes exactly.
+    Whole,
+    /// Plausible so far; the last packet is not complete yet.
+    NeedMore,
+    No,
+}
+
+/// Whole MQTT packets that tile the bytes exactly, each plausible: valid
+/// type and flags, and a body the decoder reads without any anomaly (a
+/// PUBLISH's topic fits, packet ids are not 0, reason codes exist...).
+/// One byte, or a run of bytes that only looks like fixed headers (paho's
+/// wake-up socket pair sends single `0` = 0x30 bytes), is not MQTT.
+fn mqtt_tiling(b: &[u8]) -> Tiling {
     let mut i = 0;
-    let mut n = 0;
-    while i < b.len() {
-        let first = b[i];
-        let ty = first >> 4;
-        let flags = first & 0x0f;
-        let ok_flags = match ty {
-            3 => (flags >> 1) & 3 != 3,
-            6 | 8 | 10 => flags == 2,
-            1..=15 => flags == 0,
-            _ => false,
-        };
-        if !ok_flags {
-            return false;
+    while let Some(rest) = b.get(i..).filter(|r| !r.is_empty()) {
+        let first = rest[0];
+        if !mqtt::flags_valid(first >> 4, first & 0x0f) {
+            return Tiling::No;
         }
-        let (hl, rl) = match mqtt::parse_fixed_header(&b[i..]) {
+        let (hl, rl) = match mqtt::parse_fixed_header(rest) {
             mqtt::FixedHeader::Complete {
                 header_len,
                 remaining_len,
-            } => (header_len as usize, remaining_len as usize),
-            _ => return false,
+            } => (usize::from(header_len), remaining_len as usize),
+            mqtt::FixedHeader::Incomplete => return Tiling::NeedMore,
+            mqtt::FixedHeader::Invalid => return Tiling::No,
         };
+        let Some(body) = rest.get(hl..hl.saturating_add(rl)) else {
+            // the packet goes on: wait for it if it can fit in the head
+            return if i.saturating_add(hl).saturating_add(rl) <= SNIFF_HEAD_MAX {
+                Tiling::NeedMore
+            } else {
+                Tiling::No
+            };
+        };
+        if !mqtt::decode_packet(first, body, None).anomalies.is_empty() {
+            return Tiling::No;
+        }
         i += hl + rl;
-        n += 1;
     }
-    i == b.len() && n >= 1 && b.len() >= 2
+    if i >= 2 {
+        Tiling::Whole
+    } else {
+        Tiling::NeedMore
+    }
 }
 
 /// What the protocol layers learnt of a connection besides its records.
@@ -525,8 +555,6 @@ struct Rejected {
 }
 
 const MAX_PENDING: usize = 64;
-/// Bytes of a direction held while its protocol is undecided.
-const SNIFF_HOLD: usize = 8 * 1024;
 /// Held pieces whose arrival frame is kept (later ones share the last).
 const MAX_HELD_PIECES: usize = 64;
 const MAX_HOLD: usize = 1 << 20;
@@ -737,8 +765,9 @@ impl Stack {
                 if is_mqtt_port(meta) {
                     // Last resort for a capture that starts inside MQTT.
                     s = Sniff::Mqtt;
-                } else if !other_seen {
-                    // Let the other direction speak before giving up.
+                } else if !other_seen && self.head[d].len() < SNIFF_HEAD_MAX {
+                    // Let the other direction speak before giving up
+                    // (holding at most SNIFF_HEAD_MAX bytes).
                     self.unknown_seen[d] = true;
                     if !held {
                         self.hold(d, bytes, at);
@@ -746,7 +775,8 @@ impl Stack {
                     return;
                 }
             }
-            if s == Sniff::NeedMore && self.head[d].len() + if held { 0 } else { bytes.len() } < 256
+            if s == Sniff::NeedMore
+                && self.head[d].len() + if held { 0 } else { bytes.len() } < SNIFF_HEAD_MAX
             {
                 if !held {
                     self.hold(d, bytes, at);
@@ -825,10 +855,10 @@ impl Stack {
     }
 
     /// Keep a direction's first bytes while the protocol is undecided (at
-    /// most [`SNIFF_HOLD`]; what does not fit is counted and replayed as a
+    /// most [`SNIFF_HEAD_MAX`]; what does not fit is counted and replayed as a
     /// gap).
     fn hold(&mut self, d: usize, bytes: &[u8], at: At) {
-        let room = SNIFF_HOLD.saturating_sub(self.head[d].len());
+        let room = SNIFF_HEAD_MAX.saturating_sub(self.head[d].len());
         if self.head_skipped[d] > 0 || room == 0 {
             self.head_skipped[d] = self.head_skipped[d].saturating_add(bytes.len() as u64);
             return;
@@ -1446,18 +1476,30 @@ impl Stack {
 fn tls_lines(t: &TlsFacts) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(ch) = &t.client_hello {
-        let offered: Vec<String> = ch.versions.iter().map(|&x| names::version_name(x)).collect();
+        let offered: Vec<String> = ch
+            .versions
+            .iter()
+            .map(|&x| names::version_name(x))
+            .collect();
         v.push(format!(
             "TLS ClientHello (frame {}): {}  SNI {}  ALPN {}  {} cipher suite(s)",
             ch.frame,
             offered.join("/"),
             ch.sni.as_deref().unwrap_or("-"),
-            if ch.alpn.is_empty() { "-".to_string() } else { ch.alpn.join(",") },
+            if ch.alpn.is_empty() {
+                "-".to_string()
+            } else {
+                ch.alpn.join(",")
+            },
             ch.suites.len()
         ));
     }
     if let Some(g) = t.hello_retry {
-        v.push(format!("HelloRetryRequest (frame {}): key share {}", t.hello_retry_frame, names::group_name(g)));
+        v.push(format!(
+            "HelloRetryRequest (frame {}): key share {}",
+            t.hello_retry_frame,
+            names::group_name(g)
+        ));
     }
     if let Some(sh) = &t.server_hello {
         let mut l = format!(
@@ -1688,6 +1730,25 @@ mod tests {
         assert_eq!(sniff(b"\x16\x03\x01\x00\xa5\x01"), Sniff::TlsClientHello);
         assert_eq!(sniff(b"SSH-2.0-OpenSSH"), Sniff::Unknown);
         assert_eq!(sniff(b"\x30\x05\x00\x01tab\xc0\x00"), Sniff::Mqtt);
+        // paho's wake-up socket pair: single b"0" (0x30) bytes. One is not
+        // MQTT; 50 of them tile a "PUBLISH" of 48 bytes whose topic length
+        // (0x3030) runs past its body: not MQTT either.
+        assert_eq!(sniff(b"0"), Sniff::NeedMore);
+        assert_eq!(sniff(&[b'0'; 50]), Sniff::Unknown);
+        assert_eq!(sniff(&[b'0'; 81]), Sniff::Unknown);
+        // implausible bodies: a PUBACK for packet id 0, a PUBLISH with an
+        // empty topic and no alias, a SUBACK without return codes
+        assert_eq!(sniff(b"\x40\x02\x00\x00"), Sniff::Unknown);
+        assert_eq!(sniff(b"\x30\x04\x00\x00ab"), Sniff::Unknown);
+        assert_eq!(sniff(b"\x90\x02\x00\x01"), Sniff::Unknown);
+        // plausible ones, also split before their end
+        assert_eq!(sniff(b"\x40\x02\x00\x07"), Sniff::Mqtt);
+        assert_eq!(sniff(b"\x30\x0a\x00\x03a/b"), Sniff::NeedMore);
+        assert_eq!(sniff(b"\xd0\x00"), Sniff::Mqtt);
+        // a first packet longer than the sniffing head is not waited for
+        let mut big = vec![0x30, 0xff, 0x7f, 0x00, 0x03];
+        big.extend_from_slice(b"a/b");
+        assert_eq!(sniff(&big), Sniff::Unknown);
         let all = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c";
         for n in 0..all.len() {
             assert_ne!(sniff(&all[..n]), Sniff::Unknown, "prefix {n}");

@@ -38,7 +38,7 @@ fn exit_codes() {
         .assert()
         .code(2);
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    assert!(text.contains("not a pcap or pcapng file"), "{text}");
+    assert!(text.contains("not a pcap, pcapng or NetMon file"), "{text}");
     // usage errors are 2 as well
     wsdoctor().args(["analyze"]).assert().code(2);
     wsdoctor()

@@ -378,3 +378,101 @@ fn directory_with_unreadable_files() {
     assert!(good, "the good file was not analysed: {}", r.stdout);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// NetMon files cut short or corrupted (issue 11), made from a real
+/// editcap-written file (samples/netmon/iis75-404.netmon2.cap: 48 frames,
+/// frame table of 192 bytes at the end).
+fn netmon_sample() -> (Vec<u8>, usize) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/netmon/iis75-404.netmon2.cap");
+    let f = std::fs::read(path).unwrap();
+    let table = u32::from_le_bytes([f[24], f[25], f[26], f[27]]) as usize;
+    assert_eq!(table + 48 * 4, f.len());
+    (f, table)
+}
+
+fn capture_record(r: &Run) -> &Value {
+    r.records
+        .iter()
+        .find(|x| x["type"] == "capture")
+        .expect("a capture record")
+}
+
+#[test]
+fn netmon_cut_inside_the_frame_table() {
+    let (f, table) = netmon_sample();
+    let r = run_bytes("nm-table-cut.cap", &f[..table + 50], &[]);
+    assert!(r.has("capture_truncated"), "{:?}", r.codes());
+    assert!(
+        r.stdout.contains("frames are read in file order"),
+        "{}",
+        r.stdout
+    );
+    // every frame is before the table: all 48 are analysed anyway
+    assert_eq!(capture_record(&r)["packets"], 48);
+    assert!(r.has("ws_upgrade_rejected_pre_iis8"));
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn netmon_cut_inside_a_frame() {
+    let (f, table) = netmon_sample();
+    let r = run_bytes("nm-frame-cut.cap", &f[..table / 2], &[]);
+    assert!(r.has("capture_truncated"), "{:?}", r.codes());
+    let n = capture_record(&r)["packets"].as_u64().unwrap();
+    assert!(n > 5 && n < 48, "{n} packets");
+    assert_eq!(capture_record(&r)["complete"], false);
+    // the same through gzip (spooled)
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&f[..table / 2]).unwrap();
+    let r2 = run_bytes("nm-frame-cut.cap.gz", &gz.finish().unwrap(), &[]);
+    assert_eq!(capture_record(&r2)["packets"], n);
+}
+
+#[test]
+fn netmon_corrupt_tables_and_frames() {
+    let (f, table) = netmon_sample();
+    // a table entry pointing past the end of the file: an error at that entry
+    let mut bad = f.clone();
+    bad[table + 40..table + 44].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    let r = run_bytes("nm-entry-past-eof.cap", &bad, &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("past the end of the file"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(capture_record(&r)["packets"], 10);
+    // a frame claiming 256 MiB
+    let mut bad = f.clone();
+    bad[128 + 12..128 + 16].copy_from_slice(&(256u32 << 20).to_le_bytes());
+    let r = run_bytes("nm-frame-256mib.cap", &bad, &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("claims 268435456 captured bytes"),
+        "{}",
+        r.stdout
+    );
+    // a frame table "of 4 GiB": beyond the end, read in file order instead
+    let mut bad = f.clone();
+    bad[28..32].copy_from_slice(&0xffff_fffcu32.to_le_bytes());
+    let r = run_bytes("nm-table-4gib.cap", &bad, &[]);
+    assert!(
+        r.has("capture_truncated") && r.has("capture_warning"),
+        "{:?}",
+        r.codes()
+    );
+    // 48 frames, then the old table read as a frame header is refused
+    assert_eq!(capture_record(&r)["packets"], 48);
+    // the header cut short, an unknown version
+    let r = run_bytes("nm-header-cut.cap", &f[..40], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.contains("NetMon header"), "{}", r.stdout);
+    let mut bad = f.clone();
+    bad[5] = 3;
+    let r = run_bytes("nm-version-3.cap", &bad, &[]);
+    assert!(
+        r.stdout.contains("version 3.0 is not supported"),
+        "{}",
+        r.stdout
+    );
+}

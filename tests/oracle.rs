@@ -410,3 +410,72 @@ fn public_captures_agree_with_tshark() {
     };
     run_corpus(truth_pairs(&t, &p), PUBLIC_KNOWN, "public");
 }
+
+/// The truth script takes a stream's addresses from the outer IP header of
+/// a tunnel; `NAME.inner.json` (samples/gen/tunnel/inner-endpoints.py) holds
+/// tshark's innermost address of each port of each stream, which tshark's
+/// own tcp.stream numbering uses. Put those into the truth's endpoints.
+fn with_inner_endpoints(cap: &Path, mut truth: Value) -> Value {
+    let name = cap
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".pcap", "");
+    let p = cap.with_file_name(format!("{name}.inner.json"));
+    let inner: Value = serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (samples/gen/tunnel/inner-endpoints.py writes it)",
+            p.display()
+        )
+    }))
+    .unwrap();
+    let map = |stream: i64, ep: &str| -> String {
+        let (_, port) = ep.rsplit_once(':').expect("ip:port");
+        let ip = inner["streams"][stream.to_string()][port]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no inner address for stream {stream} port {port}"));
+        if ip.contains(':') {
+            format!("[{ip}]:{port}")
+        } else {
+            format!("{ip}:{port}")
+        }
+    };
+    if let Some(streams) = truth["streams"].as_array_mut() {
+        for st in streams {
+            let k = u(&st["tcp_stream"]);
+            for side in ["client", "server"] {
+                let ep = s(&st[side]);
+                st[side] = Value::String(map(k, &ep));
+            }
+        }
+    }
+    truth
+}
+
+/// The tunnel captures (samples/tunnel/, made by samples/gen/tunnel/make.sh):
+/// streams, frames, upgrades, WebSocket frames and MQTT packets inside GRE,
+/// ERSPAN I/II/III, IP-in-IP, 6in4, 4in6, 6in6, VXLAN and a mirror session
+/// with every packet twice, against tshark with the inner endpoints.
+#[test]
+fn tunnel_samples_agree_with_tshark() {
+    let dir = samples().join("tunnel");
+    let pairs: Vec<_> = truth_pairs(&dir, &dir)
+        .into_iter()
+        .map(|(c, t)| {
+            let t = with_inner_endpoints(&c, t);
+            (c, t)
+        })
+        .collect();
+    assert!(pairs.len() >= 15, "only {} tunnel captures", pairs.len());
+    run_corpus(pairs, &[], "tunnel samples");
+}
+
+/// NetMon 2.x and 1.x files written by editcap from the samples
+/// (samples/netmon/, samples/gen/netmon/make.sh) against tshark reading them.
+#[test]
+fn netmon_samples_agree_with_tshark() {
+    let dir = samples().join("netmon");
+    let pairs = truth_pairs(&dir, &dir);
+    assert!(pairs.len() >= 16, "only {} NetMon captures", pairs.len());
+    run_corpus(pairs, &[], "netmon samples");
+}

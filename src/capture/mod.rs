@@ -1,4 +1,4 @@
-//! `capture`: pcap / pcapng records from any `Read` (file, gzip, stdin).
+//! `capture`: pcap / pcapng / NetMon records from any `Read` (file, gzip, stdin).
 //!
 //! The reader owns one buffer that holds at most one record (plus read-ahead),
 //! so memory stays constant whatever the file size. Records are parsed with
@@ -7,8 +7,10 @@
 //! its `build_ts_resolution` rejects every power-of-two resolution, so
 //! timestamps are decoded here as well).
 
+mod netmon;
 mod ts;
 
+pub use netmon::{ReadSeek, PRIVATE_LINKTYPE, TABLE_CHUNK};
 pub use ts::Ts;
 
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
@@ -40,17 +42,35 @@ impl Linktype {
     }
 
     pub fn name(self) -> Option<&'static str> {
+        if self.0 & 0x0FFF_0000 == PRIVATE_LINKTYPE {
+            // NetMon media types without a pcap link type
+            return Some(match self.0 & 0xFFFF {
+                4 => "NETMON_NDIS_WAN",
+                6 => "NETMON_802_11",
+                0xE081..=0xE08A => "NETMON_MESSAGE",
+                0xFFE0 => "NETMON_EVENT",
+                0xFFFB => "NETMON_NETWORK_INFO_EX",
+                0xFFFF => "NETMON_FILTER",
+                _ => "NETMON_MEDIA",
+            });
+        }
         Some(match self.base().0 {
             0 => "NULL",
             1 => "ETHERNET",
+            6 => "IEEE802_5",
+            10 => "FDDI",
             12 | 14 | 101 => "RAW",
             108 => "LOOP",
             113 => "LINUX_SLL",
             228 => "IPV4",
             229 => "IPV6",
             276 => "LINUX_SLL2",
+            9 => "PPP",
+            50 => "PPP_HDLC",
+            104 => "C_HDLC",
             105 => "IEEE802_11",
             127 => "IEEE802_11_RADIOTAP",
+            192 => "PPI",
             239 => "NFLOG",
             _ => return None,
         })
@@ -71,13 +91,29 @@ impl fmt::Display for Linktype {
 pub enum Format {
     Pcap,
     Pcapng,
+    /// Microsoft Network Monitor 1.x (`RTSS`).
+    Netmon1,
+    /// Microsoft Network Monitor 2.x (`GMBU`, 2.0 to 2.3).
+    Netmon2,
 }
 
 impl Format {
+    /// The `format` of the JSON Lines contract v1, which knows `pcap` and
+    /// `pcapng` only: Network Monitor files are `pcap` there (see
+    /// [`Format::as_str`] for what the file really is).
+    pub fn contract_name(self) -> &'static str {
+        match self {
+            Format::Pcapng => "pcapng",
+            Format::Pcap | Format::Netmon1 | Format::Netmon2 => "pcap",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Pcap => "pcap",
             Format::Pcapng => "pcapng",
+            Format::Netmon1 => "netmon1",
+            Format::Netmon2 => "netmon2",
         }
     }
 }
@@ -85,15 +121,25 @@ impl Format {
 /// Limits of the capture reader.
 #[derive(Clone, Debug)]
 pub struct CaptureLimits {
-    /// Largest record (pcap caplen) or pcapng block accepted. Larger is an
-    /// error at that offset (Wireshark's own limit for packets is 256 KiB).
+    /// Largest record (pcap caplen, NetMon frame) or pcapng block accepted.
+    /// Larger is an error at that offset (Wireshark's own limit for packets
+    /// is 256 KiB).
     pub max_record_bytes: usize,
+    /// A NetMon file read from standard input or through gzip is spooled
+    /// (its frame table is at the end): at most this many bytes, in memory
+    /// up to [`SPOOL_IN_MEMORY`], then in an anonymous temporary file.
+    /// Default 4 GiB, the largest NetMon file (frame offsets are 32-bit).
+    pub max_spool_bytes: u64,
 }
+
+/// Bytes of a spooled NetMon file kept in memory before it goes to disk.
+pub const SPOOL_IN_MEMORY: usize = 4 << 20;
 
 impl Default for CaptureLimits {
     fn default() -> Self {
         CaptureLimits {
             max_record_bytes: 16 << 20,
+            max_spool_bytes: 4 << 30,
         }
     }
 }
@@ -107,7 +153,7 @@ pub struct CaptureError {
 
 #[derive(Debug)]
 pub enum CaptureErrorKind {
-    /// The first bytes are not a pcap or pcapng magic number.
+    /// The first bytes are not a pcap, pcapng or NetMon magic number.
     NotACapture(String),
     /// A record or block header that cannot be right.
     Corrupt(String),
@@ -118,7 +164,9 @@ pub enum CaptureErrorKind {
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            CaptureErrorKind::NotACapture(m) => write!(f, "not a pcap or pcapng file: {m}"),
+            CaptureErrorKind::NotACapture(m) => {
+                write!(f, "not a pcap, pcapng or NetMon file: {m}")
+            }
             CaptureErrorKind::Corrupt(m) => {
                 write!(f, "corrupt capture at byte {}: {m}", self.offset)
             }
@@ -173,6 +221,7 @@ enum State {
         big_endian: bool,
         ifaces: Vec<Iface>,
     },
+    Netmon(Box<netmon::Netmon>),
 }
 
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
@@ -182,7 +231,7 @@ const BLOCK_IDB: u32 = 1;
 const BLOCK_SPB: u32 = 3;
 const BLOCK_EPB: u32 = 6;
 
-/// Streaming reader of pcap and pcapng records.
+/// Streaming reader of pcap, pcapng and NetMon records.
 pub struct CaptureReader<R: Read> {
     src: R,
     buf: Vec<u8>,
@@ -221,9 +270,8 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
 }
 
 impl<R: Read> CaptureReader<R> {
-    /// Read the file header and get ready for records.
-    pub fn new(src: R, limits: CaptureLimits) -> Result<Self, CaptureError> {
-        let mut r = CaptureReader {
+    fn blank(src: R, limits: CaptureLimits) -> Self {
+        CaptureReader {
             src,
             buf: vec![0; READ_CHUNK],
             start: 0,
@@ -242,7 +290,15 @@ impl<R: Read> CaptureReader<R> {
             warnings: Vec::new(),
             warnings_dropped: 0,
             pending: None,
-        };
+        }
+    }
+
+    /// Read the file header and get ready for records. A NetMon file is
+    /// spooled (bounded by `limits.max_spool_bytes`) to reach its frame
+    /// table; give a seekable file to [`CaptureReader::from_seekable`] to
+    /// avoid that.
+    pub fn new(src: R, limits: CaptureLimits) -> Result<Self, CaptureError> {
+        let mut r = Self::blank(src, limits);
         r.fill(4)?;
         let avail = r.end - r.start;
         if avail < 4 {
@@ -261,6 +317,10 @@ impl<R: Read> CaptureReader<R> {
             }
             PCAPNG_SHB => {
                 r.format = Format::Pcapng;
+            }
+            _ if is_netmon(&r.buf[r.start..r.end]) => {
+                let spool = r.spool()?;
+                r.start_netmon(spool)?;
             }
             _ => {
                 let hint = if r.buf[r.start..r.start + 2] == [0x1f, 0x8b] {
@@ -378,6 +438,7 @@ impl<R: Read> CaptureReader<R> {
         loop {
             match self.format {
                 Format::Pcap => return self.next_pcap(),
+                Format::Netmon1 | Format::Netmon2 => return self.next_netmon(),
                 Format::Pcapng => {
                     // Non-packet blocks return Ok(false); loop until a packet.
                     match self.next_pcapng_block()? {
@@ -409,7 +470,7 @@ impl<R: Read> CaptureReader<R> {
                 *digits,
                 *snaplen,
             ),
-            State::Pcapng { .. } => return Ok(None),
+            _ => return Ok(None),
         };
         let hdr = if modified { 24 } else { 16 };
         self.fill(hdr)?;
@@ -506,7 +567,7 @@ impl<R: Read> CaptureReader<R> {
         let raw_type = u32_at(b, 0, false);
         let mut big = match &self.state {
             State::Pcapng { big_endian, .. } => *big_endian,
-            State::Pcap { .. } => return Ok(None),
+            _ => return Ok(None),
         };
         if raw_type == PCAPNG_SHB {
             let bom = u32_at(b, 8, false);
@@ -654,7 +715,7 @@ impl<R: Read> CaptureReader<R> {
         let b = &self.buf[self.start..self.start + blen];
         let ifaces = match &self.state {
             State::Pcapng { ifaces, .. } => ifaces,
-            State::Pcap { .. } => return false,
+            _ => return false,
         };
         let (if_id, ts_units, caplen, orig_len, data_off) = match btype {
             BLOCK_EPB => {
@@ -772,6 +833,132 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
+fn is_netmon(head: &[u8]) -> bool {
+    head.get(..4)
+        .is_some_and(|m| m == netmon::MAGIC_1 || m == netmon::MAGIC_2)
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Copy the whole input (what is buffered, then the rest) into a spool:
+    /// memory up to [`SPOOL_IN_MEMORY`], then an anonymous temporary file.
+    fn spool(&mut self) -> Result<Box<dyn ReadSeek>, CaptureError> {
+        use std::io::{Seek, SeekFrom, Write};
+        let io_err = |offset: u64| {
+            move |e: io::Error| CaptureError {
+                offset,
+                kind: CaptureErrorKind::Io(e),
+            }
+        };
+        let max = self.limits.max_spool_bytes;
+        let mut spool = tempfile::SpooledTempFile::new(SPOOL_IN_MEMORY);
+        let mut total = (self.end - self.start) as u64;
+        spool
+            .write_all(&self.buf[self.start..self.end])
+            .map_err(io_err(0))?;
+        loop {
+            if total > max {
+                return Err(CaptureError {
+                    offset: max,
+                    kind: CaptureErrorKind::Corrupt(format!(
+                        "a NetMon file has its frame table at the end, so one read from standard input or through gzip is spooled first; this one is larger than the spool limit ({max} bytes): give wsdoctor the uncompressed file itself"
+                    )),
+                });
+            }
+            let n = match self.src.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(total)(e)),
+            };
+            spool.write_all(&self.buf[..n]).map_err(io_err(total))?;
+            total += n as u64;
+        }
+        self.start = 0;
+        self.end = 0;
+        self.eof = true;
+        spool.seek(SeekFrom::Start(0)).map_err(io_err(0))?;
+        Ok(Box::new(spool))
+    }
+
+    #[inline(never)]
+    fn start_netmon(&mut self, src: Box<dyn ReadSeek>) -> Result<(), CaptureError> {
+        let mut warns = Vec::new();
+        let mut truncated = None;
+        let nm = netmon::Netmon::open(src, &mut |o, m| warns.push((o, m)), &mut truncated);
+        for (o, m) in warns {
+            self.warn(o, m);
+        }
+        if truncated.is_some() {
+            self.truncated_at = truncated;
+        }
+        let nm = nm?;
+        self.format = if nm.major == 1 {
+            Format::Netmon1
+        } else {
+            Format::Netmon2
+        };
+        if !(nm.major == 2 && nm.minor >= 1) {
+            self.note_linktype(nm.linktype);
+        }
+        self.offset = netmon::HEADER_LEN.min(nm.file_len());
+        self.state = State::Netmon(Box::new(nm));
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn next_netmon(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
+        let State::Netmon(nm) = &mut self.state else {
+            return Ok(None);
+        };
+        let mut warns = Vec::new();
+        let r = nm.next(&mut self.buf, &self.limits, self.frame, &mut |o, m| {
+            warns.push((o, m))
+        });
+        for (o, m) in warns {
+            self.warn(o, m);
+        }
+        match r {
+            Err(e) => {
+                self.offset = e.offset;
+                Err(e)
+            }
+            Ok(netmon::Next::End) => Ok(None),
+            Ok(netmon::Next::Truncated(at)) => {
+                self.truncated_at = Some(at);
+                Ok(None)
+            }
+            Ok(netmon::Next::Frame(f)) => {
+                self.frame += 1;
+                self.note_linktype(f.linktype);
+                self.offset = f.offset;
+                let end = f.data_start + f.caplen;
+                Ok(Some(Record {
+                    frame: self.frame,
+                    ts: f.ts,
+                    linktype: f.linktype,
+                    data: self.buf.get(f.data_start..end).unwrap_or(&[]),
+                    orig_len: f.orig_len,
+                    offset: f.offset,
+                }))
+            }
+        }
+    }
+}
+
+impl CaptureReader<Box<dyn Read + Send>> {
+    /// A NetMon file from a seekable source (the file itself): frames are
+    /// read through its frame table, without spooling.
+    pub fn from_seekable(
+        src: Box<dyn ReadSeek>,
+        limits: CaptureLimits,
+    ) -> Result<Self, CaptureError> {
+        let mut r = Self::blank(Box::new(io::empty()), limits);
+        r.eof = true;
+        r.start_netmon(src)?;
+        Ok(r)
+    }
+}
+
 /// Opens a capture file (or standard input for `-`), transparently
 /// decompressing gzip as Wireshark does. Byte offsets in errors and warnings
 /// are offsets in the decompressed data.
@@ -784,7 +971,8 @@ pub fn open(
         offset: 0,
         kind: CaptureErrorKind::Io(e),
     };
-    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+    let stdin = path.as_os_str() == "-";
+    let raw: Box<dyn ReadOrFile> = if stdin {
         Box::new(io::stdin())
     } else {
         Box::new(std::fs::File::open(path).map_err(io_err)?)
@@ -792,19 +980,70 @@ pub fn open(
     let mut br = io::BufReader::with_capacity(64 * 1024, raw);
     // Peek at the magic; fill_buf may return fewer bytes than asked (a pipe),
     // so keep the check to what it gives: 2 bytes suffice for gzip's magic.
-    let head = loop {
+    let (gzip, netmon) = loop {
         match br.fill_buf() {
-            Ok(b) => break b.get(..2).map(|h| h == [0x1f, 0x8b]).unwrap_or(false),
+            Ok(b) => break (b.get(..2) == Some(&[0x1f, 0x8b][..]), is_netmon(b)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_err(e)),
         }
     };
-    let src: Box<dyn Read + Send> = if head {
+    if netmon && !stdin {
+        // A NetMon file on disk: seek through its frame table, no spool.
+        return CaptureReader::from_seekable(Box::new(SeekFile(br)), limits);
+    }
+    let src: Box<dyn Read + Send> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(br))
     } else {
         Box::new(br)
     };
     CaptureReader::new(src, limits)
+}
+
+/// Standard input or a file, behind one buffered reader.
+trait ReadOrFile: Read + Send {
+    fn seek_to(&mut self, pos: io::SeekFrom) -> io::Result<u64>;
+}
+
+impl ReadOrFile for io::Stdin {
+    fn seek_to(&mut self, _: io::SeekFrom) -> io::Result<u64> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "standard input cannot seek",
+        ))
+    }
+}
+
+impl ReadOrFile for std::fs::File {
+    fn seek_to(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        io::Seek::seek(self, pos)
+    }
+}
+
+/// The buffered file, seekable (what it buffered is dropped on a seek).
+struct SeekFile(io::BufReader<Box<dyn ReadOrFile>>);
+
+impl Read for SeekFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl io::Seek for SeekFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        use std::io::BufRead;
+        // BufReader<File> would do this itself; through the trait object
+        // drop the buffered bytes, then seek the file.
+        let pos = match pos {
+            io::SeekFrom::Current(d) => {
+                let buffered = self.0.buffer().len() as i64;
+                io::SeekFrom::Current(d - buffered)
+            }
+            p => p,
+        };
+        let n = self.0.buffer().len();
+        self.0.consume(n);
+        self.0.get_mut().seek_to(pos)
+    }
 }
 
 #[cfg(test)]
@@ -1033,6 +1272,192 @@ mod tests {
                 ),
                 "{bytes:?}"
             );
+        }
+    }
+
+    use super::netmon::tests::build as netmon_file;
+
+    fn eth(tag: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00, tag]);
+        f
+    }
+
+    /// Through the spool (a slow pipe) and through a seekable source.
+    fn read_netmon(bytes: &[u8]) -> (ReadAll, ReadAll) {
+        let a = read_all(bytes);
+        let mut r = match CaptureReader::from_seekable(
+            Box::new(io::Cursor::new(bytes.to_vec())),
+            CaptureLimits::default(),
+        ) {
+            Ok(r) => r,
+            Err(e) => return (a, (vec![], vec![], None, Some(e))),
+        };
+        let mut out = Vec::new();
+        let err = loop {
+            match r.next_record() {
+                Ok(Some(rec)) => out.push((rec.frame, rec.ts, rec.linktype, rec.data.to_vec())),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        (a, (out, r.warnings.clone(), r.truncated_at, err))
+    }
+
+    #[test]
+    fn netmon_versions_timestamps_and_media() {
+        let (e1, e2, e3) = (eth(1), eth(2), eth(3));
+        // 1.x: millisecond deltas from 2026-11-25 16:53:01.123
+        let f = netmon_file(1, 1, 1, &[(0, &e1, 0), (1500, &e2, 0)]);
+        let ((recs, w, trunc, err), (recs2, _, _, err2)) = read_netmon(&f);
+        assert!(
+            err.is_none() && err2.is_none() && trunc.is_none(),
+            "{err:?} {w:?}"
+        );
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].1, Ts::new(1_764_089_581, 123_000_000, 3));
+        assert_eq!(recs[1].1, Ts::new(1_764_089_582, 623_000_000, 3));
+        assert_eq!(recs[1].3, e2);
+        assert_eq!(recs[0].2, Linktype::ETHERNET);
+        assert_eq!(
+            recs.iter().map(|r| &r.3).collect::<Vec<_>>(),
+            recs2.iter().map(|r| &r.3).collect::<Vec<_>>()
+        );
+        // 2.0: microseconds; a delta of 2^64 - 1 us reads as Wireshark does (-1000 ns)
+        let f = netmon_file(2, 0, 9, &[(250, &e1, 0), (u64::MAX, &e2, 0)]);
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(err.is_none());
+        assert_eq!(recs[0].1, Ts::new(1_764_089_581, 123_250_000, 6));
+        assert_eq!(recs[1].1, Ts::new(1_764_089_581, 122_999_000, 6));
+        assert_eq!(recs[0].2, Linktype::RAW); // media 9: raw IP
+                                              // 2.1: per-frame media; 0xFFFD (network info) is not a frame
+        let f = netmon_file(
+            2,
+            1,
+            1,
+            &[(0, &e1, 0xE001), (1, &e2, 0xFFFD), (2, &e3, 0xFFE0)],
+        );
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(err.is_none());
+        let frames: Vec<(u64, u32)> = recs.iter().map(|r| (r.0, r.2 .0)).collect();
+        assert_eq!(frames, [(1, 1), (2, PRIVATE_LINKTYPE | 0xFFE0)]);
+        assert_eq!(recs[1].3, e3);
+        // 2.2 (6-byte trailer) and 2.3 (15 bytes, UTC FILETIME)
+        let f = netmon_file(2, 2, 1, &[(7, &e1, 0xE001)]);
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(err.is_none());
+        assert_eq!(
+            (recs[0].1.nanos, recs[0].3.clone()),
+            (123_007_000, e1.clone())
+        );
+        let f = netmon_file(2, 3, 1, &[(7, &e1, 0xE001)]);
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(err.is_none());
+        assert_eq!(recs[0].1, Ts::new(1_764_089_581, 500_000_000, 7));
+    }
+
+    #[test]
+    fn netmon_80211_radio_header_is_stripped() {
+        let mut radio = vec![2u8, 32, 0];
+        radio.resize(32, 0);
+        let mut frame = radio.clone();
+        frame.extend_from_slice(&[0x08, 0x01, 0, 0, 9, 9]);
+        let f = netmon_file(2, 0, 6, &[(0, &frame, 0)]);
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(err.is_none());
+        assert_eq!(recs[0].2, Linktype(105));
+        assert_eq!(recs[0].3, [0x08, 0x01, 0, 0, 9, 9]);
+    }
+
+    #[test]
+    fn netmon_truncated_at_every_length() {
+        let frames: Vec<Vec<u8>> = (0..4).map(eth).collect();
+        let list: Vec<(u64, &[u8], u16)> = frames.iter().map(|f| (10, &f[..], 0)).collect();
+        for (major, minor) in [(1, 1), (2, 0), (2, 3)] {
+            let f = netmon_file(major, minor, 1, &list);
+            let frame_len = f.len() - netmon::HEADER_LEN as usize - 16;
+            let per = frame_len / 4;
+            for cut in 0..f.len() {
+                let ((recs, _, trunc, err), (recs2, _, trunc2, err2)) = read_netmon(&f[..cut]);
+                assert_eq!(recs.len(), recs2.len(), "cut {cut}");
+                assert_eq!(trunc, trunc2, "cut {cut}");
+                assert_eq!(err.is_some(), err2.is_some(), "cut {cut}");
+                if cut < 64 {
+                    assert!(err.is_some(), "cut {cut}");
+                    continue;
+                }
+                // the frames complete before the cut are read in file order
+                let complete = cut.saturating_sub(netmon::HEADER_LEN as usize) / per;
+                assert_eq!(recs.len(), complete.min(4), "{major}.{minor} cut {cut}");
+                assert!(err.is_none(), "cut {cut}: {err:?}");
+                assert!(trunc.is_some(), "cut {cut}");
+                for (i, r) in recs.iter().enumerate() {
+                    assert_eq!(r.3, frames[i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn netmon_corrupt_headers_and_tables() {
+        let e = eth(7);
+        let good = netmon_file(2, 0, 1, &[(0, &e, 0), (1, &e, 0)]);
+        // version 3
+        let mut f = good.clone();
+        f[5] = 3;
+        let ((_, _, _, err), _) = read_netmon(&f);
+        assert!(err.unwrap().to_string().contains("version 3"));
+        // a table entry past the end of the file
+        let mut f = good.clone();
+        let t = u32::from_le_bytes([f[24], f[25], f[26], f[27]]) as usize;
+        f[t + 4..t + 8].copy_from_slice(&0x00ff_0000u32.to_le_bytes());
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert_eq!(recs.len(), 1);
+        assert!(err.unwrap().to_string().contains("past the end"));
+        // a frame claiming 256 MiB
+        let mut f = good.clone();
+        f[128 + 12..128 + 16].copy_from_slice(&(256u32 << 20).to_le_bytes());
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(recs.is_empty());
+        assert!(err.unwrap().to_string().contains("limit"));
+        // table entries backwards and repeated: read in table order
+        let mut f = good.clone();
+        let (a, b) = (f[t..t + 4].to_vec(), f[t + 4..t + 8].to_vec());
+        f[t..t + 4].copy_from_slice(&b);
+        f[t + 4..t + 8].copy_from_slice(&a);
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(err.is_none());
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].1.nanos, 123_001_000);
+        // no table at all (never closed): frames in file order, a warning
+        let mut f = good.clone();
+        f[24..32].copy_from_slice(&[0; 8]);
+        let ((recs, w, _, err), _) = read_netmon(&f[..t]);
+        assert!(err.is_none());
+        assert_eq!(recs.len(), 2);
+        assert!(w[0].message.contains("no frame table"), "{w:?}");
+        // a media type without a link type is still read (and counted later)
+        let f = netmon_file(2, 0, 11, &[(0, &e, 0)]);
+        let ((recs, _, _, err), _) = read_netmon(&f);
+        assert!(err.is_none());
+        assert_eq!(recs[0].2 .0, PRIVATE_LINKTYPE | 11);
+        assert_eq!(
+            recs[0].2.to_string(),
+            format!("NETMON_MEDIA ({})", PRIVATE_LINKTYPE | 11)
+        );
+    }
+
+    #[test]
+    fn netmon_spool_limit() {
+        let e = eth(1);
+        let f = netmon_file(2, 0, 1, &[(0, &e, 0)]);
+        let lim = CaptureLimits {
+            max_spool_bytes: 100,
+            ..CaptureLimits::default()
+        };
+        match CaptureReader::new(Trickle(&f), lim) {
+            Err(e) => assert!(e.to_string().contains("spool limit"), "{e}"),
+            Ok(_) => panic!("over the spool limit"),
         }
     }
 

@@ -5,11 +5,12 @@
 //! million connections keeps a few thousand facts at most.
 
 use super::{policy::policy, ConnDiag, Counts, Finding, Severity, Status, Verdict};
-use crate::capture::{Linktype, Ts};
+use crate::capture::{self, Ts};
 use crate::event::{CaptureSummary, ConnSummary, Opening};
 use crate::flow::{ConnMeta, Dir, Endpoint};
 use crate::proto::handshake::{Outcome, UpgradeInfo};
 use crate::proto::http::Request;
+use crate::wire::{self, Skip};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
@@ -594,6 +595,12 @@ impl Cross {
             };
         }
         if counts.tcp == 0 {
+            if let Some(g) = self.groups.iter().find(|g| g.code == "capture_no_tcp") {
+                return Verdict {
+                    code: Some(g.code),
+                    ..inconclusive(g.first.message.clone())
+                };
+            }
             return inconclusive(
                 "no TCP connections in this capture: nothing that could carry HTTP, WebSocket or MQTT".into(),
             );
@@ -701,8 +708,9 @@ impl Cross {
 /// What the capture reader and the wire decoder could not use.
 #[derive(Clone, Debug, Default)]
 pub struct DecodeIssues {
-    /// Packets per link type that is not decoded: (link type, count, first frame).
-    pub unsupported: Vec<(Linktype, u64, u64)>,
+    /// Packets that were not TCP segments, by kind, most first: (kind,
+    /// count, first frame).
+    pub skipped: Vec<(Skip, u64, u64)>,
     /// Malformed packets by what was wrong: (what, count, first frame).
     pub malformed: Vec<(&'static str, u64, u64)>,
     pub fragments_dropped: u64,
@@ -710,19 +718,13 @@ pub struct DecodeIssues {
     pub warnings: Vec<(u64, String)>,
     /// The file ends inside a record at this byte offset.
     pub truncated_at: Option<u64>,
+    /// The file could not be read to its end.
+    pub incomplete: bool,
 }
 
 /// Findings about the capture file itself.
 pub(super) fn decode_findings(d: &DecodeIssues, summary: &CaptureSummary, out: &mut Vec<Finding>) {
-    for (lt, n, first) in &d.unsupported {
-        out.push(
-            Finding::of(
-                "capture_unsupported_linktype",
-                format!("{n} packet(s) of link type {lt} were not decoded (first: frame {first})"),
-            )
-            .frames([*first]),
-        );
-    }
+    undecoded_findings(d, summary, out);
     for (what, n, first) in &d.malformed {
         out.push(
             Finding::of(
@@ -755,5 +757,160 @@ pub(super) fn decode_findings(d: &DecodeIssues, summary: &CaptureSummary, out: &
                 summary.packets
             ),
         ));
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::with_capacity(d.len() + d.len() / 3);
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Kinds listed by name in a finding message (the rest are counted).
+const KINDS_LISTED: usize = 6;
+
+/// "N of M packets are X" for one kind, "N of M packets were not decoded:
+/// a X, b Y" for several; kinds by count, most first.
+fn kinds_message(kinds: &[(String, u64)], total: u64, verb: &str) -> String {
+    let sum: u64 = kinds.iter().map(|k| k.1).sum();
+    let mut list: Vec<String> = kinds
+        .iter()
+        .take(KINDS_LISTED)
+        .map(|(w, n)| format!("{} {w}", thousands(*n)))
+        .collect();
+    if kinds.len() > KINDS_LISTED {
+        let rest: u64 = kinds.iter().skip(KINDS_LISTED).map(|k| k.1).sum();
+        list.push(format!(
+            "{} in {} more kinds",
+            thousands(rest),
+            kinds.len() - KINDS_LISTED
+        ));
+    }
+    match kinds {
+        [(what, n)] => format!(
+            "{} of {} packets are {what}: {verb}",
+            thousands(*n),
+            thousands(total)
+        ),
+        _ => format!(
+            "{} of {} packets were {verb}: {}",
+            thousands(sum),
+            thousands(total),
+            list.join(", ")
+        ),
+    }
+}
+
+/// Findings about what was not decoded: unsupported link types (one per
+/// type), other encapsulations that may carry TCP (one finding with counts
+/// by kind), and a capture without any TCP at all.
+fn undecoded_findings(d: &DecodeIssues, summary: &CaptureSummary, out: &mut Vec<Finding>) {
+    let packets = summary.packets;
+    let counts = summary.counts;
+    let incomplete = d.incomplete;
+    let by_count: Vec<(&Skip, u64, u64)> = d.skipped.iter().map(|(k, n, f)| (k, *n, *f)).collect();
+    let decoded_linktypes = || {
+        let names: Vec<String> = wire::DECODED_LINKTYPES
+            .iter()
+            .map(|l| capture::Linktype(*l).to_string())
+            .collect();
+        names.join(", ")
+    };
+    for (k, n, first) in &by_count {
+        if let Skip::LinkType { .. } = k {
+            out.push(
+                Finding::new(
+                    "capture_unsupported_linktype",
+                    Severity::Warning,
+                    format!(
+                        "{} (first: frame {first})",
+                        kinds_message(&[(k.to_string(), *n)], packets, "not decoded")
+                    ),
+                )
+                .frames([*first])
+                .hint(format!("wsdoctor decodes these link types: {}. Convert the capture (Wireshark can export the packets as Ethernet or raw IP with 'editcap -T'), or capture on an interface with one of them.", decoded_linktypes())),
+            );
+        }
+    }
+    let undecoded: Vec<&(&Skip, u64, u64)> = by_count
+        .iter()
+        .filter(|(k, _, _)| k.could_carry_tcp() && !matches!(k, Skip::LinkType { .. }))
+        .collect();
+    if !undecoded.is_empty() {
+        let kinds: Vec<(String, u64)> = undecoded
+            .iter()
+            .map(|(k, n, _)| (k.to_string(), *n))
+            .collect();
+        let mut hint = String::from("These packets may carry the connection you are looking for, but wsdoctor does not decode what they are. Decoded: Ethernet, VLAN, Linux cooked, loopback, raw IP, PPP, 802.11 (radiotap, PPI), NFLOG; IP-in-IP, 6in4, 4in6, 6in6, GRE, ERSPAN I/II/III, GRE-bridged Ethernet, EtherIP, MPLS, PPPoE, VXLAN, GTP-U. Open the frames named here in Wireshark, or capture before the encapsulation (on the server or the device itself).");
+        if undecoded.iter().any(|(k, _, _)| k.encrypted()) {
+            hint.push_str(" Encrypted layers (IPsec ESP, MACsec, WPA, MPPE, VPNs) can only be read with their keys: capture inside the tunnel or on an endpoint instead.");
+        }
+        if undecoded
+            .iter()
+            .any(|(k, _, _)| matches!(k, Skip::DepthLimit))
+        {
+            hint.push_str(&format!(" Tunnels nested more than {} levels deep (wire::MAX_TUNNEL_DEPTH) are not followed.", wire::MAX_TUNNEL_DEPTH));
+        }
+        out.push(
+            Finding::new(
+                "capture_not_decoded",
+                Severity::Warning,
+                kinds_message(&kinds, packets, "not decoded"),
+            )
+            .frames(undecoded.iter().map(|(_, _, f)| *f).take(10))
+            .hint(hint),
+        );
+    }
+    let any_undecoded = by_count.iter().any(|(k, _, _)| k.could_carry_tcp());
+    if counts.tcp == 0 && !any_undecoded {
+        let mut kinds: Vec<(String, u64)> = by_count
+            .iter()
+            .map(|(k, n, _)| (k.to_string(), *n))
+            .collect();
+        let bad: u64 = d.malformed.iter().map(|v| v.1).sum();
+        if bad > 0 {
+            kinds.push(("malformed".into(), bad));
+        }
+        if counts.fragments > 0 {
+            kinds.push((
+                "IP fragments never reassembled into TCP".into(),
+                counts.fragments,
+            ));
+        }
+        if packets == 0 && incomplete {
+            return; // the truncation or the error says it all
+        }
+        let list = |k: &[(String, u64)]| {
+            k.iter()
+                .map(|(w, n)| format!("{} {w}", thousands(*n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let message = match kinds.as_slice() {
+            [] => "the capture holds no packets: nothing to analyse".to_string(),
+            [(what, _)] if packets == 1 => {
+                format!("no TCP in this capture, nothing to analyse: its one packet is {what}")
+            }
+            [(what, _)] => format!(
+                "no TCP in this capture, nothing to analyse: all {} packets are {what}",
+                thousands(packets)
+            ),
+            _ => format!(
+                "no TCP in this capture, nothing to analyse: {} packets, none of them TCP: {}",
+                thousands(packets),
+                list(&kinds)
+            ),
+        };
+        out.push(
+            Finding::new("capture_no_tcp", Severity::Info, message)
+                .hint("wsdoctor analyses TCP connections (HTTP, WebSocket, MQTT, TLS). Capture on the interface and ports the device uses, e.g. tcpdump -i any -w device.pcap 'tcp port 80 or tcp port 443 or tcp port 1883 or tcp port 8883'."),
+        );
     }
 }

@@ -98,7 +98,7 @@ fn fmt_secs(secs: f64) -> String {
 fn verdict_class(v: &str) -> &'static str {
     if v.starts_with('✓') {
         "ok"
-    } else if v.starts_with('⚠') {
+    } else if v.starts_with('⚠') || v.starts_with('?') {
         "warn"
     } else {
         "bad"

@@ -500,8 +500,11 @@ impl<W: Write> Report for Jsonl<W> {
 
     fn capture(&mut self, c: &CaptureSummary, v: &Verdict) {
         let mut o = self.begin("capture");
-        o.str("format", c.format.as_str())
-            .u64_list("linktypes", c.linktypes.iter().map(|l| l.0 as u64))
+        o.str("format", c.format.contract_name());
+        if c.format.contract_name() != c.format.as_str() {
+            o.str("container", c.format.as_str());
+        }
+        o.u64_list("linktypes", c.linktypes.iter().map(|l| l.0 as u64))
             .u64("packets", c.packets)
             .u64("bytes", c.bytes);
         match c.first_ts {
@@ -512,8 +515,18 @@ impl<W: Write> Report for Jsonl<W> {
             Some(t) => o.display_plain("last_ts", t),
             None => o.null("last_ts"),
         };
+        let n = c.counts;
         o.u64("streams", c.streams)
             .bool("complete", c.complete)
+            .raw("decoded", |b| {
+                let mut d = Obj::new(b);
+                d.u64("tcp", n.tcp)
+                    .u64("fragments", n.fragments)
+                    .u64("not_tcp", n.not_tcp)
+                    .u64("not_decoded", n.not_decoded)
+                    .u64("malformed", n.malformed)
+                    .end();
+            })
             .raw("verdict", |b| {
                 let mut vo = Obj::new(b);
                 vo.str("status", v.status.as_str())

@@ -39,8 +39,13 @@ pub fn headline(r: &CaptureReport) -> String {
                 (Some(a), Some(b)) => fmt_dur(b.as_f64() - a.as_f64()),
                 _ => "-".into(),
             };
+            let undecoded = if c.counts.not_decoded > 0 {
+                format!(" ({} not decoded)", c.counts.not_decoded)
+            } else {
+                String::new()
+            };
             format!(
-                "{}  {} · {} packets · {} · {} TCP connection(s){}",
+                "{}  {} · {} packets{undecoded} · {} · {} TCP connection(s){}",
                 r.file,
                 c.format.as_str(),
                 c.packets,
@@ -64,6 +69,8 @@ pub fn render(r: &CaptureReport, color: bool) -> String {
     let v = clean(&r.verdict());
     let code = if v.starts_with('✓') {
         "32"
+    } else if v.starts_with('?') {
+        "36"
     } else if v.starts_with('⚠') {
         "33"
     } else {

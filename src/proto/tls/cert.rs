@@ -109,7 +109,10 @@ impl CertInfo {
     /// Is the certificate valid for `host` (SAN, or CN when there is no SAN)?
     pub fn valid_for(&self, host: &str) -> bool {
         if self.san.is_empty() {
-            return self.common_name.as_deref().is_some_and(|cn| name_matches(cn, host));
+            return self
+                .common_name
+                .as_deref()
+                .is_some_and(|cn| name_matches(cn, host));
         }
         self.san.iter().any(|s| name_matches(s, host))
     }

@@ -66,10 +66,18 @@ pub struct ClientHelloFacts {
 impl ClientHelloFacts {
     /// The highest version offered.
     pub fn max_version(&self) -> u16 {
-        self.versions.iter().copied().max().unwrap_or(self.legacy_version)
+        self.versions
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(self.legacy_version)
     }
     pub fn min_version(&self) -> u16 {
-        self.versions.iter().copied().min().unwrap_or(self.legacy_version)
+        self.versions
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(self.legacy_version)
     }
 }
 
@@ -149,7 +157,8 @@ impl TlsFacts {
             return false;
         }
         if sh.version >= 0x0304 {
-            self.encrypted_records[0] >= 2 || (self.encrypted_records[0] >= 1 && self.server_after_client > 0)
+            self.encrypted_records[0] >= 2
+                || (self.encrypted_records[0] >= 1 && self.server_after_client > 0)
         } else {
             self.ccs[0].is_some() && self.ccs[1].is_some()
         }
@@ -187,9 +196,8 @@ impl Default for TlsConn {
 
 /// SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 4.1.3).
 const HRR_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
-    0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
-    0x33, 0x9c,
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
 fn random32(r: &[u8]) -> [u8; 32] {
@@ -389,7 +397,12 @@ impl TlsConn {
             TlsMessageHandshake::ClientHello(ch) if d == 0 && self.facts.client_hello.is_none() => {
                 let mut f = ClientHelloFacts {
                     legacy_version: ch.version.0,
-                    suites: ch.ciphers.iter().map(|c| c.0).filter(|&c| !is_grease(c)).collect(),
+                    suites: ch
+                        .ciphers
+                        .iter()
+                        .map(|c| c.0)
+                        .filter(|&c| !is_grease(c))
+                        .collect(),
                     session_id_len: ch.session_id.map_or(0, |s| s.len()),
                     random: random32(ch.random),
                     frame,
@@ -403,19 +416,24 @@ impl TlsConn {
                         }
                         match e {
                             TlsExtension::SNI(names) => {
-                                f.sni = names
-                                    .iter()
-                                    .find(|(t, _)| *t == SNIType::HostName)
-                                    .map(|(_, n)| String::from_utf8_lossy(n).chars().take(255).collect());
+                                f.sni = names.iter().find(|(t, _)| *t == SNIType::HostName).map(
+                                    |(_, n)| String::from_utf8_lossy(n).chars().take(255).collect(),
+                                );
                             }
                             TlsExtension::ALPN(p) => {
-                                f.alpn = p.iter().take(16).map(|x| String::from_utf8_lossy(x).into_owned()).collect();
+                                f.alpn = p
+                                    .iter()
+                                    .take(16)
+                                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                                    .collect();
                             }
                             TlsExtension::SupportedVersions(v) => {
-                                f.versions = v.iter().map(|x| x.0).filter(|&x| !is_grease(x)).collect();
+                                f.versions =
+                                    v.iter().map(|x| x.0).filter(|&x| !is_grease(x)).collect();
                             }
                             TlsExtension::EllipticCurves(g) => {
-                                f.groups = g.iter().map(|x| x.0).filter(|&x| !is_grease(x)).collect();
+                                f.groups =
+                                    g.iter().map(|x| x.0).filter(|&x| !is_grease(x)).collect();
                             }
                             TlsExtension::KeyShare(b) => f.key_share_groups = key_share_groups(b),
                             TlsExtension::PreSharedKey(_) => f.psk = true,
@@ -467,7 +485,10 @@ impl TlsConn {
                     return;
                 }
                 if let (Some(ch), Some(sid)) = (&self.facts.client_hello, sh.session_id) {
-                    f.session_resumed = f.version < 0x0304 && ch.session_id_len > 0 && sid.len() == ch.session_id_len && f.version != 0;
+                    f.session_resumed = f.version < 0x0304
+                        && ch.session_id_len > 0
+                        && sid.len() == ch.session_id_len
+                        && f.version != 0;
                 }
                 let v13 = f.version >= 0x0304;
                 self.facts.server_hello = Some(f);
@@ -529,7 +550,9 @@ fn record_len(b: &[u8]) -> RecLen {
     }
     match (b.get(2), b.get(3), b.get(4)) {
         (Some(&minor), _, _) if minor > 4 => RecLen::NotTls,
-        (Some(_), Some(&hi), Some(&lo)) => RecLen::Len(5 + usize::from(u16::from_be_bytes([hi, lo]))),
+        (Some(_), Some(&hi), Some(&lo)) => {
+            RecLen::Len(5 + usize::from(u16::from_be_bytes([hi, lo])))
+        }
         _ => RecLen::NeedMore,
     }
 }
@@ -554,7 +577,10 @@ mod tests {
             c.feed(1, &r[cut..], 6, 2.0);
             let a = &c.facts().alerts;
             assert_eq!(a.len(), 1, "cut {cut}");
-            assert_eq!((a[0].level, a[0].description, a[0].encrypted), (2, 70, false));
+            assert_eq!(
+                (a[0].level, a[0].description, a[0].encrypted),
+                (2, 70, false)
+            );
         }
     }
 

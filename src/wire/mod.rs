@@ -1,9 +1,22 @@
-//! `wire`: link layer -> IP -> TCP views over captured bytes.
+//! `wire`: link layer -> tunnels -> IP -> TCP views over captured bytes.
+//!
+//! `link` decodes the link layers, `tunnel` the encapsulations between them
+//! and the innermost IP (bounded by [`MAX_TUNNEL_DEPTH`]); a packet that does
+//! not end in TCP says why ([`Skip`]), so the analysis can count what it did
+//! not decode.
 //!
 //! Slicing is lax (etherparse's `LaxSlicedPacket`): a frame cut by the
 //! snaplen still yields the part of its TCP payload that was captured, and
 //! the length the headers claim, so reassembly can report the rest as a gap.
 //! Checksums are never validated (loopback captures carry unfinished ones).
+
+mod link;
+mod skip;
+mod tunnel;
+
+pub use link::DECODED_LINKTYPES;
+pub use skip::Skip;
+pub use tunnel::MAX_GRE_SRES;
 
 use crate::capture::Linktype;
 use etherparse::{
@@ -45,16 +58,23 @@ impl Segment<'_> {
     }
 }
 
-/// A fragment of a fragmented IPv4 datagram carrying TCP.
+/// A fragment of a fragmented IPv4 or IPv6 datagram whose protocol may
+/// carry TCP (TCP itself, or a tunnel: see `tunnel::reassembled`).
 #[derive(Clone, Debug)]
 pub struct Fragment<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// Reassembly key: IPv4 identification with the protocol in bits 16-23
+    /// (RFC 791 keys on both), or the IPv6 fragment identification.
     pub id: u32,
     /// Offset of this fragment's payload in bytes.
     pub offset: u32,
     pub more: bool,
     pub payload: &'a [u8],
+    /// IP protocol of the datagram.
+    pub proto: u8,
+    /// Tunnel depth of the IP header that was fragmented.
+    pub depth: u8,
 }
 
 /// What a record turned out to be.
@@ -62,18 +82,22 @@ pub struct Fragment<'a> {
 pub enum Decoded<'a> {
     Tcp(Segment<'a>),
     Fragment(Fragment<'a>),
-    /// IP but not TCP (UDP, ICMP...), ARP, or anything else understood.
-    Other,
-    /// A link type this tool does not decode.
-    UnsupportedLink,
+    /// Not decoded down to TCP, and why: not TCP at all (UDP, ICMP, ARP...),
+    /// or an encapsulation or link type this tool does not decode.
+    Skipped(Skip),
     /// Headers cut short or invalid (`what` says which).
     Malformed(&'static str),
 }
 
+/// Tunnels (IP-in-IP, GRE, ERSPAN, MPLS, PPPoE, VXLAN, GTP-U, EtherIP...)
+/// nest at most this deep; deeper packets are counted as
+/// [`Skip::DepthLimit`] (hostile captures can nest forever).
+pub const MAX_TUNNEL_DEPTH: u8 = 8;
+
 /// Decode one captured frame. `orig_len` is the frame's length on the wire:
 /// a header claiming more than the frame held is capped to it (as tshark does).
 pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
-    let mut d = decode_link(linktype, data);
+    let mut d = link::decode_link(linktype, data, 0);
     if let Decoded::Tcp(s) = &mut d {
         let missing = (orig_len as usize).saturating_sub(data.len()) as u32;
         let most = s.payload.len() as u32 + missing;
@@ -86,94 +110,7 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
     d
 }
 
-fn decode_link(linktype: Linktype, data: &[u8]) -> Decoded<'_> {
-    match linktype.base().0 {
-        1 => from_ethernet(data, 0),
-        // BSD NULL / LOOP: 4-byte address family, then IP; the version nibble decides.
-        0 | 108 => match data.get(4..) {
-            Some(rest) => from_ip(rest, 0),
-            None => Decoded::Malformed("loopback header cut short"),
-        },
-        12 | 14 | 101 | 228 | 229 => from_ip(data, 0),
-        239 => nflog(data),
-        105 => ieee80211(data),
-        127 => {
-            // radiotap: its own length, then an 802.11 frame
-            let len = data
-                .get(2..4)
-                .map(|l| u16::from_le_bytes([l[0], l[1]]) as usize);
-            match len.and_then(|l| data.get(l..)) {
-                Some(rest) => ieee80211(rest),
-                None => Decoded::Malformed("radiotap header cut short"),
-            }
-        }
-        113 => match (data.get(14..16), data.get(16..)) {
-            (Some(p), Some(rest)) => {
-                from_ether_type(EtherType(u16::from_be_bytes([p[0], p[1]])), rest, 0)
-            }
-            _ => Decoded::Malformed("linux cooked header cut short"),
-        },
-        276 => match (data.get(0..2), data.get(20..)) {
-            (Some(p), Some(rest)) => {
-                from_ether_type(EtherType(u16::from_be_bytes([p[0], p[1]])), rest, 0)
-            }
-            _ => Decoded::Malformed("linux cooked v2 header cut short"),
-        },
-        _ => Decoded::UnsupportedLink,
-    }
-}
-
-/// NFLOG: a 4-byte header, then TLVs (little-endian length and type,
-/// padded to 4 bytes); type 9 holds the packet from its IP header.
-fn nflog(data: &[u8]) -> Decoded<'_> {
-    let mut i = 4;
-    while let Some(h) = data.get(i..i + 4) {
-        let len = u16::from_le_bytes([h[0], h[1]]) as usize;
-        let ty = u16::from_le_bytes([h[2], h[3]]) & 0x7fff;
-        if len < 4 {
-            return Decoded::Malformed("NFLOG TLV of length under 4");
-        }
-        if ty == 9 {
-            let end = (i + len).min(data.len());
-            return from_ip(&data[i + 4..end], 0);
-        }
-        i += (len + 3) & !3;
-    }
-    Decoded::Other
-}
-
-/// IEEE 802.11 data frames with an LLC/SNAP header (unencrypted only).
-fn ieee80211(data: &[u8]) -> Decoded<'_> {
-    let Some(&fc0) = data.first() else {
-        return Decoded::Malformed("802.11 header cut short");
-    };
-    let fc1 = data.get(1).copied().unwrap_or(0);
-    if (fc0 >> 2) & 3 != 2 || fc1 & 0x40 != 0 {
-        // not data, or protected
-        return Decoded::Other;
-    }
-    let mut hl = 24;
-    if fc1 & 3 == 3 {
-        hl += 6; // four addresses
-    }
-    if fc0 & 0x80 != 0 {
-        hl += 2; // QoS control
-        if fc1 & 0x80 != 0 {
-            hl += 4; // HT control
-        }
-    }
-    match data.get(hl..hl + 8) {
-        Some([0xaa, 0xaa, 0x03, 0, 0, 0, a, b]) => {
-            from_ether_type(EtherType(u16::from_be_bytes([*a, *b])), &data[hl + 8..], 0)
-        }
-        Some(_) => Decoded::Other,
-        None => Decoded::Malformed("802.11 header cut short"),
-    }
-}
-
-/// Tunnels nest at most this deep (hostile captures can nest forever).
-const MAX_DEPTH: u8 = 4;
-
+#[inline]
 fn from_ethernet(data: &[u8], depth: u8) -> Decoded<'_> {
     match LaxSlicedPacket::from_ethernet(data) {
         Ok(p) => from_sliced(p, depth),
@@ -185,6 +122,7 @@ fn from_ether_type(et: EtherType, rest: &[u8], depth: u8) -> Decoded<'_> {
     from_sliced(LaxSlicedPacket::from_ether_type(et, rest), depth)
 }
 
+#[inline]
 fn from_ip(data: &[u8], depth: u8) -> Decoded<'_> {
     match LaxSlicedPacket::from_ip(data) {
         Ok(p) => from_sliced(p, depth),
@@ -213,104 +151,39 @@ fn innermost_ether<'a>(p: &LaxSlicedPacket<'a>) -> Option<(EtherType, &'a [u8])>
     }
 }
 
-/// Link-level encapsulations etherparse leaves alone: PPPoE sessions and MPLS.
-fn tunnel_ether<'a>(et: EtherType, pl: &'a [u8], depth: u8) -> Decoded<'a> {
-    if depth >= MAX_DEPTH {
-        return Decoded::Other;
-    }
-    match et.0 {
-        // PPP protocol: 2 bytes, or 1 with protocol-field compression (odd first byte).
-        0x8864 => match (pl.get(6), pl.get(7)) {
-            (Some(0x21 | 0x57), _) => from_ip(&pl[7..], depth + 1),
-            (Some(0x00), Some(0x21 | 0x57)) => from_ip(pl.get(8..).unwrap_or(&[]), depth + 1),
-            _ => Decoded::Other,
-        },
-        0x8847 | 0x8848 => {
-            let mut i = 0;
-            while let Some(l) = pl.get(i..i + 4) {
-                i += 4;
-                if l[2] & 1 == 1 {
-                    return match pl.get(i).map(|b| b >> 4) {
-                        Some(4) | Some(6) => from_ip(&pl[i..], depth + 1),
-                        // Ethernet pseudowire with a zero control word.
-                        Some(0) => from_ethernet(pl.get(i + 4..).unwrap_or(&[]), depth + 1),
-                        _ => Decoded::Other,
-                    };
-                }
-            }
-            Decoded::Malformed("MPLS label stack cut short")
-        }
-        _ => Decoded::Other,
-    }
-}
-
-/// UDP tunnels: GTP-U (2152) and VXLAN (4789).
-fn tunnel_udp(udp: &[u8], depth: u8) -> Decoded<'_> {
-    if depth >= MAX_DEPTH || udp.len() < 8 {
-        return Decoded::Other;
-    }
-    let sport = u16::from_be_bytes([udp[0], udp[1]]);
-    let dport = u16::from_be_bytes([udp[2], udp[3]]);
-    let body = &udp[8..];
-    if sport == 2152 || dport == 2152 {
-        // GTPv1-U G-PDU
-        let (Some(&flags), Some(&ty)) = (body.first(), body.get(1)) else {
-            return Decoded::Other;
-        };
-        if flags >> 5 != 1 || ty != 0xff {
-            return Decoded::Other;
-        }
-        let mut i = 8;
-        if flags & 0x07 != 0 {
-            let mut next = body.get(11).copied().unwrap_or(0);
-            i = 12;
-            while next != 0 {
-                let Some(&n) = body.get(i) else {
-                    return Decoded::Malformed("GTP extension header cut short");
-                };
-                if n == 0 {
-                    return Decoded::Malformed("GTP extension header of length 0");
-                }
-                i += n as usize * 4;
-                next = body.get(i - 1).copied().unwrap_or(0);
-            }
-        }
-        return match body.get(i..) {
-            Some(ip) if !ip.is_empty() => from_ip(ip, depth + 1),
-            _ => Decoded::Other,
-        };
-    }
-    if dport == 4789 && body.len() > 8 && body[0] & 0x08 != 0 {
-        return from_ethernet(&body[8..], depth + 1);
-    }
-    Decoded::Other
-}
-
+#[inline]
 fn from_sliced(p: LaxSlicedPacket<'_>, depth: u8) -> Decoded<'_> {
     let Some(net) = p.net else {
         return match innermost_ether(&p) {
-            Some((et, pl)) => tunnel_ether(et, pl, depth),
-            None => Decoded::Other,
+            Some((et, pl)) => tunnel::ether(et, pl, depth),
+            // MACsec without a readable payload (encrypted)
+            None if matches!(p.link_exts.last(), Some(LaxLinkExtSlice::Macsec(_))) => {
+                Decoded::Skipped(Skip::EtherType(0x88e5))
+            }
+            None => Decoded::Malformed("link header cut short"),
         };
     };
     let (src, dst, pl, claimed_ip_payload) = match &net {
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
             let pl = v4.payload();
-            if pl.ip_number == IpNumber::UDP && !pl.fragmented {
-                return tunnel_udp(pl.payload, depth);
-            }
-            if pl.ip_number != IpNumber::TCP {
-                return Decoded::Other;
-            }
-            if pl.fragmented {
+            if pl.ip_number != IpNumber::TCP || pl.fragmented {
+                let proto = pl.ip_number.0;
+                if !pl.fragmented {
+                    return tunnel::ip_payload(proto, pl.payload, false, depth);
+                }
+                if !tunnel::reassembled(proto) {
+                    return Decoded::Skipped(non_tcp_fragment(proto, false));
+                }
                 return Decoded::Fragment(Fragment {
                     src: IpAddr::V4(h.source_addr()),
                     dst: IpAddr::V4(h.destination_addr()),
-                    id: h.identification() as u32,
+                    id: u32::from(h.identification()) | (u32::from(proto) << 16),
                     offset: u32::from(h.fragments_offset().value()) * 8,
                     more: h.more_fragments(),
                     payload: pl.payload,
+                    proto,
+                    depth,
                 });
             }
             let hl = usize::from(h.ihl()) * 4;
@@ -330,13 +203,14 @@ fn from_sliced(p: LaxSlicedPacket<'_>, depth: u8) -> Decoded<'_> {
         LaxNetSlice::Ipv6(v6) => {
             let h = v6.header();
             let pl = v6.payload();
-            if pl.ip_number == IpNumber::UDP && !pl.fragmented {
-                return tunnel_udp(pl.payload, depth);
-            }
-            if pl.ip_number != IpNumber::TCP {
-                return Decoded::Other;
-            }
-            if pl.fragmented {
+            if pl.ip_number != IpNumber::TCP || pl.fragmented {
+                let proto = pl.ip_number.0;
+                if !pl.fragmented {
+                    return tunnel::ip_payload(proto, pl.payload, true, depth);
+                }
+                if !tunnel::reassembled(proto) {
+                    return Decoded::Skipped(non_tcp_fragment(proto, true));
+                }
                 let frag = v6.extensions().clone().into_iter().find_map(|e| match e {
                     etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
                     _ => None,
@@ -349,6 +223,8 @@ fn from_sliced(p: LaxSlicedPacket<'_>, depth: u8) -> Decoded<'_> {
                         offset: u32::from(f.fragment_offset().value()) * 8,
                         more: f.more_fragments(),
                         payload: pl.payload,
+                        proto,
+                        depth,
                     }),
                     None => Decoded::Malformed("IPv6 fragment header not found"),
                 };
@@ -367,7 +243,7 @@ fn from_sliced(p: LaxSlicedPacket<'_>, depth: u8) -> Decoded<'_> {
                 claimed,
             )
         }
-        LaxNetSlice::Arp(_) => return Decoded::Other,
+        LaxNetSlice::Arp(_) => return Decoded::Skipped(Skip::Arp),
     };
     // etherparse may already have sliced TCP; slice it ourselves either way so
     // a TCP header is accepted even when its payload was cut.
@@ -379,6 +255,14 @@ fn from_sliced(p: LaxSlicedPacket<'_>, depth: u8) -> Decoded<'_> {
         },
     };
     segment(src, dst, &tcp, claimed_ip_payload)
+}
+
+/// A fragment of a datagram that is not reassembled (UDP, ICMP...).
+fn non_tcp_fragment(proto: u8, v6: bool) -> Skip {
+    match proto {
+        17 => Skip::Udp { port: 0 },
+        p => Skip::IpProto { proto: p, v6 },
+    }
 }
 
 /// A TCP header that is cut short or claims a length under 20 bytes.
@@ -423,7 +307,22 @@ fn segment<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>, claimed_ip: usize) 
     })
 }
 
-/// Decode TCP from a reassembled IPv4 payload.
+/// Decode a reassembled IP datagram's payload of protocol `proto` (TCP, or
+/// a tunnel whose fragments were reassembled), found at tunnel depth `depth`.
+pub fn from_reassembled(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    depth: u8,
+    data: &[u8],
+) -> Decoded<'_> {
+    if proto == 6 {
+        return tcp_from_reassembled(src, dst, data);
+    }
+    tunnel::ip_payload(proto, data, src.is_ipv6(), depth)
+}
+
+/// Decode TCP from a reassembled IP payload.
 pub fn tcp_from_reassembled(src: IpAddr, dst: IpAddr, data: &[u8]) -> Decoded<'_> {
     match TcpSlice::from_slice(data) {
         Ok(t) => segment(src, dst, &t, data.len()),
@@ -440,67 +339,131 @@ pub fn endpoint(ip: &IpAddr, port: u16) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ipv4_tcp(payload: &[u8], flags: u8) -> Vec<u8> {
-        let mut v = vec![
-            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 2,
-        ];
-        let total = (20 + 20 + payload.len()) as u16;
+    const TCP_HDR: [u8; 20] = [
+        0x30, 0x39, 0x07, 0x5b, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+
+    /// An IPv4 header (no options) of protocol `proto` around `payload`.
+    pub(crate) fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
+        let total = (20 + payload.len()) as u16;
         v[2..4].copy_from_slice(&total.to_be_bytes());
-        v.extend_from_slice(&[0x30, 0x39, 0x07, 0x5b]); // 12345 -> 1883
-        v.extend_from_slice(&1000u32.to_be_bytes());
-        v.extend_from_slice(&0u32.to_be_bytes());
-        v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        v.extend_from_slice(&src);
+        v.extend_from_slice(&dst);
         v.extend_from_slice(payload);
         v
     }
 
+    /// An IPv6 header (fd00::1 -> fd00::2) with next header `next`.
+    pub(crate) fn ipv6(next: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x60, 0, 0, 0];
+        v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        v.extend_from_slice(&[next, 64]);
+        let mut a = [0u8; 16];
+        a[0] = 0xfd;
+        a[15] = 1;
+        v.extend_from_slice(&a);
+        a[15] = 2;
+        v.extend_from_slice(&a);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    /// Ethernet (zero MACs) with EtherType `et`.
+    pub(crate) fn eth(et: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; 12];
+        v.extend_from_slice(&et.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    /// 10.1.1.1:12345 -> 10.1.1.2:1883, PSH+ACK, seq 1000.
+    pub(crate) fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let mut t = TCP_HDR.to_vec();
+        t.extend_from_slice(payload);
+        ipv4([10, 1, 1, 1], [10, 1, 1, 2], 6, &t)
+    }
+
+    /// fd00::1:12345 -> fd00::2:1883.
+    pub(crate) fn ipv6_tcp(payload: &[u8]) -> Vec<u8> {
+        let mut t = TCP_HDR.to_vec();
+        t.extend_from_slice(payload);
+        ipv6(6, &t)
+    }
+
+    pub(crate) fn tcp_of(d: Decoded<'_>) -> Segment<'_> {
+        match d {
+            Decoded::Tcp(s) => s,
+            other => panic!("expected TCP, got {other:?}"),
+        }
+    }
+
     #[test]
     fn raw_ip_segment() {
-        let pkt = ipv4_tcp(b"hello", flags::PSH | flags::ACK);
-        match decode(Linktype::RAW, &pkt, pkt.len() as u32) {
-            Decoded::Tcp(s) => {
-                assert_eq!(s.sport, 12345);
-                assert_eq!(s.dport, 1883);
-                assert_eq!(s.seq, 1000);
-                assert_eq!(s.payload, b"hello");
-                assert_eq!(s.claimed_len, 5);
-                assert!(s.has(flags::ACK));
-            }
-            other => panic!("{other:?}"),
-        }
+        let pkt = ipv4_tcp(b"hello");
+        let s = tcp_of(decode(Linktype::RAW, &pkt, pkt.len() as u32));
+        assert_eq!(s.sport, 12345);
+        assert_eq!(s.dport, 1883);
+        assert_eq!(s.seq, 1000);
+        assert_eq!(s.payload, b"hello");
+        assert_eq!(s.claimed_len, 5);
+        assert!(s.has(flags::ACK));
     }
 
     #[test]
     fn snaplen_cut_keeps_partial_payload() {
-        let pkt = ipv4_tcp(b"hello world", 0x18);
+        let pkt = ipv4_tcp(b"hello world");
         let cut = &pkt[..pkt.len() - 6];
-        match decode(Linktype::RAW, cut, pkt.len() as u32) {
-            Decoded::Tcp(s) => {
-                assert_eq!(s.payload, b"hello");
-                assert_eq!(s.claimed_len, 11);
-            }
-            other => panic!("{other:?}"),
-        }
+        let s = tcp_of(decode(Linktype::RAW, cut, pkt.len() as u32));
+        assert_eq!(s.payload, b"hello");
+        assert_eq!(s.claimed_len, 11);
     }
 
     #[test]
     fn every_prefix_never_panics() {
-        let mut eth = vec![0u8; 12];
-        eth.extend_from_slice(&[0x81, 0x00, 0, 5, 0x08, 0x00]); // VLAN 5, IPv4
-        eth.extend_from_slice(&ipv4_tcp(b"GET / HTTP/1.1\r\n", 0x18));
-        for lt in [0u32, 1, 101, 113, 276, 228, 229, 9999] {
-            for n in 0..=eth.len() {
-                let _ = decode(Linktype(lt), &eth[..n], eth.len() as u32);
-                let _ = decode(Linktype(lt), &eth[..n], n as u32);
+        let mut e = vec![0u8; 12];
+        e.extend_from_slice(&[0x81, 0x00, 0, 5, 0x08, 0x00]); // VLAN 5, IPv4
+        e.extend_from_slice(&ipv4_tcp(b"GET / HTTP/1.1\r\n"));
+        for lt in [
+            0u32, 1, 9, 101, 104, 105, 113, 127, 192, 276, 228, 229, 239, 9999,
+        ] {
+            for n in 0..=e.len() {
+                let _ = decode(Linktype(lt), &e[..n], e.len() as u32);
+                let _ = decode(Linktype(lt), &e[..n], n as u32);
             }
         }
-        match decode(Linktype::ETHERNET, &eth, eth.len() as u32) {
-            Decoded::Tcp(s) => assert_eq!(s.payload, b"GET / HTTP/1.1\r\n"),
+        let s = tcp_of(decode(Linktype::ETHERNET, &e, e.len() as u32));
+        assert_eq!(s.payload, b"GET / HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn fragments_of_tunnels_are_reassembled_kinds() {
+        // a GRE datagram's first fragment: MF set, offset 0
+        let mut p = ipv4([192, 0, 2, 1], [192, 0, 2, 2], 47, &[0, 0, 8, 0, 0x45, 0]);
+        p[6] = 0x20;
+        match decode(Linktype::RAW, &p, 0) {
+            Decoded::Fragment(f) => {
+                assert_eq!(f.proto, 47);
+                assert_eq!(f.id >> 16, 47);
+            }
             other => panic!("{other:?}"),
         }
+        // a UDP fragment is counted, not held
+        let mut p = ipv4([192, 0, 2, 1], [192, 0, 2, 2], 17, &[0; 16]);
+        p[6] = 0x20;
+        assert!(matches!(
+            decode(Linktype::RAW, &p, 0),
+            Decoded::Skipped(Skip::Udp { port: 0 })
+        ));
+        // the reassembled GRE payload decodes through the tunnel
+        let mut g = vec![0, 0, 8, 0];
+        g.extend_from_slice(&ipv4_tcp(b"frag"));
+        let src: IpAddr = "192.0.2.1".parse().unwrap();
+        let s = tcp_of(from_reassembled(src, src, 47, 0, &g));
+        assert_eq!(s.payload, b"frag");
     }
 
     #[test]
