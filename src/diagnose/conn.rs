@@ -3,7 +3,7 @@
 
 use super::cross::{Cross, DeferKind};
 use super::{upgrade, ConnDiag, Finding, Severity};
-use crate::event::{ConnSummary, Opening};
+use crate::event::ConnSummary;
 use crate::flow::{ConnEnd, ConnMeta, Dir};
 use crate::proto::handshake::Outcome;
 
@@ -26,7 +26,7 @@ pub(super) fn findings(
     sessions(meta, d, s, out);
     connack(meta, s, cx, out);
     idle_cut(meta, d, s, cx);
-    tls(meta, s, cx, out);
+    super::tls::findings(meta, s, cx, out);
     let serious = out[before..]
         .iter()
         .any(|f| f.severity >= Severity::Warning)
@@ -333,88 +333,6 @@ fn idle_cut(meta: &ConnMeta, d: &ConnDiag, s: &ConnSummary, cx: &mut Cross) {
         },
         f,
     );
-}
-
-fn tls(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &mut Vec<Finding>) {
-    if s.protocol != "tls" && s.opening[0] != Opening::TlsClientHello {
-        return;
-    }
-    let hello_to = format!(
-        "TLS ClientHello from {} to {}{}",
-        meta.client,
-        meta.server,
-        s.sni
-            .as_deref()
-            .map(|n| format!(" (SNI \"{n}\")"))
-            .unwrap_or_default()
-    );
-    let hello_frame = meta.first_data[0].map(|d| d.0);
-    if s.opening[1] == Opening::HttpResponse {
-        let line = s.first_line[1].as_deref().unwrap_or("an HTTP response");
-        out.push(
-            Finding::of(
-                "tls_to_plain_port",
-                format!("{hello_to} answered in clear text: \"{line}\""),
-            )
-            .stream(meta.stream)
-            .frames(
-                hello_frame
-                    .into_iter()
-                    .chain(meta.first_data[1].map(|d| d.0)),
-            ),
-        );
-        return;
-    }
-    let close = meta.first_close;
-    let at_once = s.opening[1] == Opening::Nothing
-        && close.is_some_and(|c| c.by == Dir::S2C)
-        && matches!((close, meta.first_data[0]), (Some(c), Some(h)) if c.ts.as_f64() - h.1.as_f64() <= upgrade::IMMEDIATE_CLOSE_SECS);
-    if at_once {
-        let c = close.map(|c| (c.frame, c.rst));
-        let f = Finding::of(
-            "tls_to_plain_port",
-            format!(
-                "{hello_to} got no TLS answer: the server closed the connection ({}) at once",
-                if c.is_some_and(|c| c.1) { "RST" } else { "FIN" }
-            ),
-        )
-        .stream(meta.stream)
-        .frames(hello_frame.into_iter().chain(c.map(|c| c.0)));
-        if matches!(meta.server.port, 80 | 8080 | 1883 | 8000) || cx.carries_plain(meta.server) {
-            out.push(f);
-        } else {
-            cx.defer(
-                DeferKind::IfPlain {
-                    server: meta.server,
-                },
-                f,
-            );
-        }
-        return;
-    }
-    if s.protocol == "tls" {
-        let alpn = s
-            .alpn
-            .as_ref()
-            .filter(|a| !a.is_empty())
-            .map(|a| format!(", ALPN {}", a.join(",")))
-            .unwrap_or_default();
-        out.push(
-            Finding::of(
-                "tls_encrypted",
-                format!(
-                    "encrypted connection (TLS) to {}{}{alpn}: its contents cannot be seen",
-                    meta.server,
-                    s.sni
-                        .as_deref()
-                        .map(|n| format!(" for \"{n}\""))
-                        .unwrap_or_default()
-                ),
-            )
-            .stream(meta.stream)
-            .frames(hello_frame),
-        );
-    }
 }
 
 /// A connection that tried to carry MQTT and never reached an accepted

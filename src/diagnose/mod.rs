@@ -14,6 +14,7 @@
 mod conn;
 mod cross;
 pub mod policy;
+mod tls;
 mod upgrade;
 
 use crate::capture::Ts;

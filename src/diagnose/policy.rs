@@ -76,6 +76,18 @@ pub fn policy(code: &str) -> Policy {
         "mqtt_unknown_topic_alias" => p(Warning, 5, "A PUBLISH used a topic alias that was never set up on this connection (or its setup was not captured)."),
         c if c.starts_with("mqtt_") => p(Warning, 5, MQTT_PEER),
         // TLS (clear facts without keys).
+        "tls_version_mismatch" => p(Error, 0, "The device and the server have no TLS version in common. Update the side that offers only old versions (TLS 1.0/1.1 firmware), or enable the version the other side needs."),
+        "tls_no_shared_cipher" => p(Error, 0, "The device and the server have no cipher suite (or key exchange group) in common. Enable a modern suite on the device (ECDHE with AES-GCM or ChaCha20) or, if the device cannot be updated, a suite it offers on the server."),
+        "tls_sni_missing" => p(Error, 0, "The device sends no server name (SNI) in its ClientHello. Servers and load balancers with several names (nginx with ssl_reject_handshake, AWS IoT, Azure IoT Hub, most clouds) refuse it or give a default certificate. Connect by host name, or enable SNI in the device's TLS settings."),
+        "tls_cert_expired" => p(Error, 0, "The server's certificate has expired, or the device's clock is ahead so that it looks expired. Renew the certificate, or set the device's clock (NTP)."),
+        "tls_cert_not_yet_valid" => p(Error, 0, "The server's certificate is not valid yet, or the device's clock is behind (often 1970 after a reset). Set the device's clock (NTP, RTC) or check the certificate's validity start."),
+        "tls_cert_name_mismatch" => p(Error, 0, "The server's certificate does not name the host the device connects to. Connect with the name the certificate carries, or issue a certificate with that name (subjectAltName)."),
+        "tls_cert_untrusted" => p(Error, 0, "The device does not trust the server's certificate: it is self-signed or from a CA the device does not know. Install the CA certificate on the device (the broker's CA file), or use a certificate from a CA it trusts."),
+        "tls_alert" => p(Error, 1, "The TLS handshake was aborted with a fatal alert; the alert names the cause, the other findings of this connection say more."),
+        "tls_alpn_h2_on_websocket" => p(Warning, 1, "A proxy or load balancer chose HTTP/2 by ALPN on a wss:// endpoint. WebSocket over HTTP/1.1 needs http/1.1: let the device offer only http/1.1, or turn HTTP/2 off for this endpoint (nginx: a server block without http2 for the WebSocket host)."),
+        "tls_closed_after_handshake" => p(Warning, 1, "The device completed the TLS handshake and then closed without sending anything: clients that check the certificate after the handshake (Node.js, MQTT.js) refuse it this way, without an alert (expired, not yet valid, or the clock is wrong, unknown CA, wrong name). The device's own log names the reason."),
+        "tls_keylog_no_keys" => p(Warning, 6, "The key log has no secrets for this TLS session (its client random is not in the file): it was written for another session or another client. Capture again with SSLKEYLOGFILE set on the device or client that makes this connection."),
+        "tls_decrypt_failed" => p(Warning, 6, "The key log has secrets for this session but they do not decrypt it (the integrity check fails): the key log belongs to another session with the same client random, or it is corrupt."),
         "tls_encrypted" => p(Info, 7, "Only the server name (SNI), ALPN and port are visible. To see the WebSocket/MQTT inside, capture again with a TLS key log (SSLKEYLOGFILE on the client) and pass it with --tls-keylog, or test against the clear-text port."),
         // WebSocket framing.
         "ws_gap_in_payload" | "ws_gap_lost_sync" | "ws_resynced" => p(Info, 8, GAP),

@@ -326,16 +326,21 @@ impl TlsConn {
                 }
             }
             21 => {
+                // In TLS 1.3 encrypted records are all of outer type 23: an
+                // alert record is in clear (a client refusing the server's
+                // certificate before its keys are in use sends one).
+                let v13 = self.facts.version().is_some_and(|v| v >= 0x0304);
+                let hidden = (encrypted && !v13) || body.len() != 2;
                 if self.facts.alerts.len() < self.lim.max_alerts {
                     let (level, description) = match body {
-                        [l, de] if !encrypted => (*l, *de),
+                        [l, de] if !hidden => (*l, *de),
                         _ => (0, 0),
                     };
                     self.facts.alerts.push(AlertFacts {
                         dir: d,
                         level,
                         description,
-                        encrypted: encrypted || body.len() != 2,
+                        encrypted: hidden,
                         frame,
                         ts,
                     });
@@ -397,11 +402,13 @@ impl TlsConn {
             TlsMessageHandshake::ClientHello(ch) if d == 0 && self.facts.client_hello.is_none() => {
                 let mut f = ClientHelloFacts {
                     legacy_version: ch.version.0,
+                    // GREASE and the signalling values (renegotiation info,
+                    // fallback) are not suites.
                     suites: ch
                         .ciphers
                         .iter()
                         .map(|c| c.0)
-                        .filter(|&c| !is_grease(c))
+                        .filter(|&c| !is_grease(c) && c != 0x00ff && c != 0x5600)
                         .collect(),
                     session_id_len: ch.session_id.map_or(0, |s| s.len()),
                     random: random32(ch.random),
