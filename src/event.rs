@@ -93,6 +93,23 @@ pub struct MqttFacts {
     pub last_packet: [Option<(u64, Ts)>; 2],
 }
 
+/// An HTTP CONNECT (a proxy tunnel) and the proxy's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TunnelFacts {
+    /// The target as asked (`host:port`).
+    pub target: String,
+    pub request_frame: u64,
+    pub response_frame: u64,
+    pub status: u16,
+    pub reason: String,
+    /// The proxy's Server header.
+    pub proxy: Option<String>,
+    /// Proxy-Authenticate of the answer (the scheme the proxy wants).
+    pub auth_asked: Option<String>,
+    /// The request carried Proxy-Authorization.
+    pub auth_sent: bool,
+}
+
 /// What the protocol stack learnt of a connection, reported once when its
 /// protocol layers finish.
 #[derive(Clone, Debug, Default)]
@@ -107,6 +124,8 @@ pub struct ConnSummary {
     pub opening: [Opening; 2],
     /// The first line of each direction when it opened with HTTP.
     pub first_line: [Option<String>; 2],
+    /// Where each direction's opening bytes arrived (frame).
+    pub opening_frame: [Option<u64>; 2],
     /// HTTP requests and responses seen.
     pub http: (u64, u64),
     /// WebSocket frames per direction.
@@ -116,6 +135,8 @@ pub struct ConnSummary {
     pub mqtt: Option<MqttFacts>,
     /// What the TLS analysis learnt (TLS connections).
     pub tls: Option<TlsFacts>,
+    /// The HTTP CONNECT this connection started with, if it did.
+    pub tunnel: Option<TunnelFacts>,
     /// Human summary lines (handshake, WebSocket, MQTT) for the text report.
     pub summary: Vec<String>,
 }
@@ -134,6 +155,11 @@ pub enum Record<'a> {
         frame: u64,
         ts: Ts,
         req: &'a Request,
+    },
+    /// An HTTP CONNECT and the proxy's answer.
+    Tunnel {
+        meta: &'a ConnMeta,
+        t: &'a TunnelFacts,
     },
     /// One WebSocket frame (when its last byte arrived).
     Ws {

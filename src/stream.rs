@@ -14,7 +14,7 @@
 
 use crate::capture::Ts;
 use crate::event::{
-    ConnSummary, Layer as RecLayer, MqttFacts, Opening, Record, RecordSink, WsClose,
+    ConnSummary, Layer as RecLayer, MqttFacts, Opening, Record, RecordSink, TunnelFacts, WsClose,
 };
 use crate::flow::{Chunk, ConnEnd, ConnMeta, Dir, Handler};
 use crate::proto::handshake::{self, Outcome, UpgradeInfo};
@@ -545,6 +545,8 @@ struct Pending {
     frame: u64,
     ts: Ts,
     upgrade: bool,
+    /// A CONNECT: a 2xx answer turns the connection into a tunnel.
+    connect: bool,
 }
 
 /// A rejected upgrade waiting for the end of its response body (the body
@@ -583,6 +585,11 @@ enum HttpNext {
     },
     /// 101 for something else (h2c...): stop decoding.
     Opaque,
+    /// 2xx to a CONNECT: what follows is the tunnel's own protocol.
+    Tunnel {
+        s2c: Vec<u8>,
+        c2s: Vec<u8>,
+    },
 }
 
 impl Http {
@@ -614,6 +621,8 @@ pub struct Stack {
     /// What each direction opened with.
     opening: [Opening; 2],
     first_line: [Option<String>; 2],
+    /// Where each direction's opening bytes arrived.
+    opening_frame: [Option<u64>; 2],
     upgrades: Vec<UpgradeInfo>,
     /// What the TLS analysis learnt (when the connection is TLS), at its end.
     tls_facts: Option<TlsFacts>,
@@ -626,6 +635,8 @@ pub struct Stack {
     last_data_frame: [Option<u64>; 2],
     /// WebSocket recognised without its handshake.
     ws_midstream: bool,
+    /// An HTTP CONNECT on this connection and the proxy's answer.
+    tunnel: Option<TunnelFacts>,
 }
 
 #[derive(Default)]
@@ -689,6 +700,9 @@ impl Stack {
                 self.head_at.swap(0, 1);
                 self.head_skipped.swap(0, 1);
                 self.unknown_seen.swap(0, 1);
+                self.opening.swap(0, 1);
+                self.first_line.swap(0, 1);
+                self.opening_frame.swap(0, 1);
                 dir = dir.rev();
             }
         }
@@ -745,6 +759,25 @@ impl Stack {
         dir
     }
 
+    /// What a direction opens with (the connection's, or a tunnel's).
+    fn note_opening(&mut self, dir: Dir, bytes: &[u8], at: At) {
+        let d = dir.idx();
+        if self.opening_frame[d].is_some() || bytes.is_empty() {
+            return;
+        }
+        self.opening_frame[d] = Some(at.frame);
+        let o = opening_of(bytes);
+        self.opening[d] = o;
+        if matches!(o, Opening::HttpRequest | Opening::HttpResponse) {
+            let line = bytes
+                .split(|&b| b == b'\r' || b == b'\n')
+                .next()
+                .unwrap_or(&[]);
+            let line = line.get(..line.len().min(120)).unwrap_or(&[]);
+            self.first_line[d] = Some(String::from_utf8_lossy(line).into_owned());
+        }
+    }
+
     fn data(
         &mut self,
         meta: &mut ConnMeta,
@@ -753,6 +786,7 @@ impl Stack {
         at: At,
         out: &mut dyn RecordSink,
     ) {
+        self.note_opening(dir, bytes, at);
         if let Layer::Sniff = self.layer {
             let d = dir.idx();
             let held = !self.head[d].is_empty() || self.head_skipped[d] > 0;
@@ -955,6 +989,22 @@ impl Stack {
             HttpNext::Opaque => {
                 self.take_http_counts();
                 self.layer = Layer::Opaque;
+            }
+            HttpNext::Tunnel { s2c, c2s } => {
+                self.take_http_counts();
+                self.layer = Layer::Sniff;
+                self.proto = None;
+                // What each side opens the tunnel with is what counts now.
+                self.opening = Default::default();
+                self.first_line = Default::default();
+                self.opening_frame = [None; 2];
+                // The client speaks first in a tunnel (TLS, HTTP, MQTT).
+                if !c2s.is_empty() {
+                    self.data(meta, Dir::C2S, &c2s, at, out);
+                }
+                if !s2c.is_empty() {
+                    self.data(meta, Dir::S2C, &s2c, at, out);
+                }
             }
             HttpNext::WebSocket { info, s2c, c2s } => {
                 self.take_http_counts();
@@ -1196,7 +1246,8 @@ impl Stack {
             h.body[0] = Some(BodySkipper::new(info.kind));
         }
         let upgrade = req.headers.get("upgrade").is_some();
-        if upgrade && matches!(info.kind, BodyKind::None) {
+        let connect = req.method.eq_ignore_ascii_case("CONNECT");
+        if (upgrade || connect) && matches!(info.kind, BodyKind::None) {
             h.hold = Some(Vec::new());
         }
         if h.pending.len() >= MAX_PENDING {
@@ -1207,6 +1258,7 @@ impl Stack {
             frame: at.frame,
             ts: at.ts,
             upgrade,
+            connect,
         });
     }
 
@@ -1236,6 +1288,37 @@ impl Stack {
             }
             return None;
         };
+        if p.connect {
+            let ok = (200..300).contains(&resp.status);
+            let held = h.hold.take().unwrap_or_default();
+            let t = TunnelFacts {
+                target: p.req.uri.clone(),
+                request_frame: p.frame,
+                response_frame: at.frame,
+                status: resp.status,
+                reason: resp.reason.clone(),
+                proxy: resp.headers.get("server").map(str::to_string),
+                auth_asked: resp.headers.get("proxy-authenticate").map(str::to_string),
+                auth_sent: p.req.headers.get("proxy-authorization").is_some(),
+            };
+            out.record(&Record::Tunnel { meta, t: &t });
+            self.tunnel = Some(t);
+            if ok {
+                // The tunnel's bytes are a new connection: sniffed afresh.
+                let s2c = std::mem::take(rest);
+                return Some(HttpNext::Tunnel { s2c, c2s: held });
+            }
+            if !matches!(bi.kind, BodyKind::None) {
+                h.body[1] = Some(BodySkipper::new(bi.kind));
+            }
+            if !held.is_empty() {
+                let next = self.http_data_owned(meta, Dir::C2S, held, at, out);
+                if !matches!(next, HttpNext::Stay) {
+                    return Some(next);
+                }
+            }
+            return None;
+        }
         if !p.upgrade {
             if !matches!(bi.kind, BodyKind::None) {
                 h.body[1] = Some(BodySkipper::new(bi.kind));
@@ -1465,6 +1548,23 @@ impl Stack {
                 ));
             }
         }
+        if let Some(t) = &self.tunnel {
+            lines.insert(
+                0,
+                format!(
+                    "CONNECT {} (frame {}) → {} {} (frame {}){}",
+                    t.target,
+                    t.request_frame,
+                    t.status,
+                    t.reason,
+                    t.response_frame,
+                    t.proxy
+                        .as_deref()
+                        .map(|p| format!("  proxy {p}"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
         if let Some(t) = &self.tls_facts {
             lines.extend(tls_lines(t));
         }
@@ -1588,19 +1688,6 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
     ) {
         match chunk {
             Chunk::Data { bytes, frame, ts } => {
-                if self.last_data_frame[dir.idx()].is_none() {
-                    let o = opening_of(bytes);
-                    self.opening[dir.idx()] = o;
-                    if matches!(o, Opening::HttpRequest | Opening::HttpResponse) {
-                        let line = bytes
-                            .split(|&b| b == b'\r' || b == b'\n')
-                            .next()
-                            .unwrap_or(&[]);
-                        let line = &line[..line.len().min(120)];
-                        self.first_line[dir.idx()] =
-                            Some(String::from_utf8_lossy(line).into_owned());
-                    }
-                }
                 self.last_data_frame[dir.idx()] = Some(frame);
                 let before = meta.client;
                 self.data(meta, dir, bytes, At { frame, ts }, out);
@@ -1608,6 +1695,7 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
                     // The first data showed the roles the other way round.
                     self.opening.swap(0, 1);
                     self.first_line.swap(0, 1);
+                    self.opening_frame.swap(0, 1);
                     self.last_data_frame.swap(0, 1);
                 }
             }
@@ -1699,9 +1787,11 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
                 .and_then(|t| t.client_hello.as_ref())
                 .map(|c| c.alpn.clone()),
             tls: self.tls_facts.take(),
+            tunnel: self.tunnel.take(),
             websocket_midstream: self.ws_midstream,
             opening: self.opening,
             first_line: std::mem::take(&mut self.first_line),
+            opening_frame: self.opening_frame,
             http: self.http_counts,
             ws_frames: self.ws_frames,
             ws_close: facts.ws_close,

@@ -26,6 +26,7 @@ pub(super) fn findings(
     sessions(meta, d, s, out);
     connack(meta, s, cx, out);
     idle_cut(meta, d, s, cx);
+    tunnel(meta, s, out);
     super::tls::findings(meta, s, cx, out);
     let serious = out[before..]
         .iter()
@@ -332,6 +333,47 @@ fn idle_cut(meta: &ConnMeta, d: &ConnDiag, s: &ConnSummary, cx: &mut Cross) {
             stream: meta.stream,
         },
         f,
+    );
+}
+
+/// An HTTP CONNECT the proxy refused.
+fn tunnel(meta: &ConnMeta, s: &ConnSummary, out: &mut Vec<Finding>) {
+    let Some(t) = &s.tunnel else { return };
+    if (200..300).contains(&t.status) {
+        return;
+    }
+    let proxy = t
+        .proxy
+        .as_deref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    let mut msg = format!(
+        "the proxy {}{proxy} refused CONNECT {} from {}: {} {}",
+        meta.server, t.target, meta.client.ip, t.status, t.reason
+    );
+    let hint = match t.status {
+        407 => {
+            if let Some(a) = &t.auth_asked {
+                msg.push_str(&format!(" (it asks for {a})"));
+            }
+            if t.auth_sent {
+                msg.push_str("; the device sent credentials, which the proxy did not accept");
+                "The proxy refused the device's proxy credentials: check the user name and password configured on the device for the proxy.".to_string()
+            } else {
+                msg.push_str("; the device sent no Proxy-Authorization");
+                "The proxy wants authentication and the device sent none: many devices cannot authenticate to a proxy. Configure proxy credentials on the device, allow the device's address or the broker's host without authentication on the proxy, or give the device a direct route to the broker.".to_string()
+            }
+        }
+        403 => "The proxy forbids this target: allow the broker's host and port (CONNECT to 443/8883) in the proxy's rules for the device.".to_string(),
+        500..=599 => format!("The proxy could not open the tunnel to {} (a 5xx is the proxy's own failure, not the broker's answer): check that the proxy resolves the broker's host name and that its firewall lets it connect to that port.", t.target),
+        _ => "The proxy did not open the tunnel: its answer names the reason.".to_string(),
+    };
+    out.push(
+        Finding::of("http_connect_refused", msg)
+            .stream(meta.stream)
+            .frames([t.request_frame, t.response_frame])
+            .hint(hint)
+            .group(t.status.to_string()),
     );
 }
 

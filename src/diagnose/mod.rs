@@ -404,7 +404,7 @@ impl RecordSink for Diagnoser<'_> {
             Record::Summary { meta, s } => {
                 self.live.entry(meta.stream).or_default().summary = Some((*s).clone());
             }
-            Record::Ws { .. } => {}
+            Record::Ws { .. } | Record::Tunnel { .. } => {}
         }
     }
 }

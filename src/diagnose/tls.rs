@@ -40,7 +40,10 @@ pub(super) fn findings(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &m
             .map(|n| format!(" (SNI \"{n}\")"))
             .unwrap_or_else(|| " (no SNI)".to_string())
     );
-    let hello_frame = meta.first_data[0].map(|d| d.0);
+    let t = s.tls.as_ref();
+    let ch = t.and_then(|t| t.client_hello.as_ref());
+    let hello_frame = ch.map(|c| c.frame).or(meta.first_data[0].map(|d| d.0));
+    let hello_ts = ch.map_or(meta.first_data[0].map_or(0.0, |d| d.1.as_f64()), |c| c.ts);
     // A clear-text listener: answered in HTTP, or closed at once.
     if s.opening[1] == Opening::HttpResponse {
         let line = s.first_line[1].as_deref().unwrap_or("an HTTP response");
@@ -58,9 +61,8 @@ pub(super) fn findings(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &m
         );
         return;
     }
-    let Some(t) = s.tls.as_ref() else { return };
+    let Some(t) = t else { return };
     let close = meta.first_close;
-    let hello_ts = meta.first_data[0].map_or(0.0, |d| d.1.as_f64());
     let no_answer = s.opening[1] == Opening::Nothing;
     if no_answer
         && close.is_some_and(|c| c.by == Dir::S2C && c.ts.as_f64() - hello_ts <= IMMEDIATE_SECS)
@@ -172,12 +174,15 @@ pub(super) fn findings(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &m
         .and_then(|sh| sh.alpn.clone())
         .map(|a| format!(", ALPN {a}"))
         .unwrap_or_default();
+    let to = match &s.tunnel {
+        Some(tu) => format!("{} through the proxy {}", tu.target, meta.server),
+        None => meta.server.to_string(),
+    };
     out.push(
         Finding::of(
             "tls_encrypted",
             format!(
-                "encrypted connection to {}{}: {what}{alpn}{cert}; its contents cannot be seen without the session keys",
-                meta.server,
+                "encrypted connection to {to}{}: {what}{alpn}{cert}; its contents cannot be seen without the session keys",
                 s.sni
                     .as_deref()
                     .map(|n| format!(" (SNI \"{n}\")"))

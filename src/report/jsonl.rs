@@ -427,6 +427,7 @@ impl<W: Write> Report for Jsonl<W> {
                 p,
             } => self.mqtt(meta, *dir, *frame, *ts, transport, *level, p),
             Record::HttpRequest { .. }
+            | Record::Tunnel { .. }
             | Record::Anomaly { .. }
             | Record::MqttSession { .. }
             | Record::Summary { .. } => {}
@@ -472,6 +473,18 @@ impl<W: Write> Report for Jsonl<W> {
             .bool("evicted", m.evicted);
         if p.websocket_midstream {
             o.bool("websocket_midstream", true);
+        }
+        if let Some(t) = &p.tunnel {
+            o.raw("tunnel", |b| {
+                let mut to = Obj::new(b);
+                to.str("target", &t.target)
+                    .u64("request_frame", t.request_frame)
+                    .u64("response_frame", t.response_frame)
+                    .u64("status", u64::from(t.status))
+                    .str("reason", &t.reason)
+                    .opt_str("proxy", t.proxy.as_deref())
+                    .end();
+            });
         }
         if p.protocol == "tls" {
             o.opt_str("sni", p.sni.as_deref());

@@ -237,6 +237,7 @@ impl Report for CaptureReport {
                 }
             }
             Record::HttpRequest { .. }
+            | Record::Tunnel { .. }
             | Record::Anomaly { .. }
             | Record::MqttSession { .. }
             | Record::Summary { .. } => {}

@@ -43,7 +43,7 @@ impl Default for TlsLimits {
 pub type DirIdx = usize;
 
 /// What the ClientHello offered.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClientHelloFacts {
     pub legacy_version: u16,
     /// supported_versions (GREASE removed), or the legacy version alone.
@@ -61,6 +61,8 @@ pub struct ClientHelloFacts {
     pub etm: bool,
     pub random: [u8; 32],
     pub frame: u64,
+    /// When the ClientHello was complete (seconds).
+    pub ts: f64,
 }
 
 impl ClientHelloFacts {
@@ -346,7 +348,7 @@ impl TlsConn {
                     });
                 }
             }
-            22 if !encrypted => self.handshake(d, body, frame),
+            22 if !encrypted => self.handshake(d, body, frame, ts),
             22 | 23 => self.encrypted(d, frame, ts),
             _ => self.not_tls(d),
         }
@@ -362,7 +364,7 @@ impl TlsConn {
     }
 
     /// Handshake record payload: messages may span records.
-    fn handshake(&mut self, d: DirIdx, body: &[u8], frame: u64) {
+    fn handshake(&mut self, d: DirIdx, body: &[u8], frame: u64, ts: f64) {
         let st = &mut self.dirs[d];
         if st.hs.len().saturating_add(body.len()) > self.lim.max_handshake {
             self.facts.limit_hit = true;
@@ -385,7 +387,7 @@ impl TlsConn {
                 return;
             }
             let msg: Vec<u8> = st.hs.drain(..4 + len).collect();
-            self.message(d, &msg, frame);
+            self.message(d, &msg, frame, ts);
             if self.dirs[d].encrypted {
                 // Handshake bytes after the switch are not in clear.
                 self.dirs[d].hs.clear();
@@ -394,7 +396,7 @@ impl TlsConn {
         }
     }
 
-    fn message(&mut self, d: DirIdx, msg: &[u8], frame: u64) {
+    fn message(&mut self, d: DirIdx, msg: &[u8], frame: u64, ts: f64) {
         let Ok((_, TlsMessage::Handshake(h))) = parse_tls_message_handshake(msg) else {
             return;
         };
@@ -413,6 +415,7 @@ impl TlsConn {
                     session_id_len: ch.session_id.map_or(0, |s| s.len()),
                     random: random32(ch.random),
                     frame,
+                    ts,
                     ..Default::default()
                 };
                 if let Some(Ok((_, exts))) = ch.ext.map(parse_tls_client_hello_extensions) {
