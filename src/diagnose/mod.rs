@@ -233,7 +233,7 @@ struct ConnDiag {
     anomalies: Vec<Agg>,
     upgrades: Vec<UpgradeInfo>,
     sessions: Vec<(u64, SessionFinding)>,
-    summary: Option<ConnSummary>,
+    summary: Option<Box<ConnSummary>>,
 }
 
 impl ConnDiag {
@@ -330,8 +330,8 @@ impl<'a> Diagnoser<'a> {
 
 impl FlowOut for Diagnoser<'_> {
     fn connection(&mut self, meta: &ConnMeta) {
-        let d = self.live.remove(&meta.stream).unwrap_or_default();
-        let summary = d.summary.clone().unwrap_or_else(|| ConnSummary {
+        let mut d = self.live.remove(&meta.stream).unwrap_or_default();
+        let summary = d.summary.take().map(|b| *b).unwrap_or_else(|| ConnSummary {
             protocol: "unknown",
             ..Default::default()
         });
@@ -364,6 +364,8 @@ impl RecordSink for Diagnoser<'_> {
             Record::Upgrade { meta, info } => {
                 let d = self.live.entry(meta.stream).or_default();
                 if d.upgrades.len() < MAX_UPGRADES {
+                    // Almost every connection has one: no spare capacity.
+                    d.upgrades.reserve_exact(1);
                     d.upgrades.push((*info).clone());
                 }
             }
@@ -398,11 +400,12 @@ impl RecordSink for Diagnoser<'_> {
             Record::MqttSession { meta, frame, f } => {
                 let d = self.live.entry(meta.stream).or_default();
                 if d.sessions.len() < MAX_SESSION_FACTS {
+                    d.sessions.reserve_exact(1);
                     d.sessions.push((*frame, (*f).clone()));
                 }
             }
             Record::Summary { meta, s } => {
-                self.live.entry(meta.stream).or_default().summary = Some((*s).clone());
+                self.live.entry(meta.stream).or_default().summary = Some(Box::new((*s).clone()));
             }
             Record::Ws { .. } | Record::Tunnel { .. } => {}
         }

@@ -57,13 +57,13 @@ fn proxy_answer(u: &UpgradeInfo) -> Option<String> {
     .then(|| format!("Server: {s}"))
 }
 
-fn body_text(u: &UpgradeInfo) -> String {
-    String::from_utf8_lossy(&u.body).into_owned()
+fn body_text(u: &UpgradeInfo) -> std::borrow::Cow<'_, str> {
+    crate::proto::lossy(&u.body)
 }
 
 /// The `<title>` of an error page, if it has one.
 pub(super) fn page_title(body: &[u8]) -> Option<String> {
-    let t = String::from_utf8_lossy(body);
+    let t = crate::proto::lossy(body);
     let lower = t.to_ascii_lowercase();
     let a = lower.find("<title>")? + 7;
     let b = lower.get(a..)?.find("</title>")? + a;

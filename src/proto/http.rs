@@ -201,12 +201,7 @@ pub struct Response {
 fn convert_headers(h: &[httparse::Header<'_>]) -> Headers {
     Headers(
         h.iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
+            .map(|h| (h.name.to_string(), super::lossy(h.value).into_owned()))
             .collect(),
     )
 }
