@@ -94,7 +94,7 @@ pub struct MqttFacts {
 }
 
 /// An HTTP CONNECT (a proxy tunnel) and the proxy's answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TunnelFacts {
     /// The target as asked (`host:port`).
     pub target: String,
@@ -102,12 +102,18 @@ pub struct TunnelFacts {
     pub response_frame: u64,
     pub status: u16,
     pub reason: String,
-    /// The proxy's Server header.
+    /// The proxy's Server header (or Proxy-agent, which tinyproxy sends
+    /// on a 200).
     pub proxy: Option<String>,
     /// Proxy-Authenticate of the answer (the scheme the proxy wants).
     pub auth_asked: Option<String>,
     /// The request carried Proxy-Authorization.
     pub auth_sent: bool,
+    /// Seconds from the CONNECT to the answer (a proxy that waits for its
+    /// own connection attempt to time out answers late).
+    pub answer_secs: f64,
+    /// The proxy's own error detail (squid's `X-Squid-Error`).
+    pub proxy_error: Option<String>,
 }
 
 /// What the protocol stack learnt of a connection, reported once when its
@@ -132,9 +138,11 @@ pub struct ConnSummary {
     pub ws_frames: [u64; 2],
     /// WebSocket Close frame per direction.
     pub ws_close: [Option<WsClose>; 2],
-    pub mqtt: Option<MqttFacts>,
+    /// Boxed: most connections of a busy capture carry neither MQTT nor
+    /// TLS, and closed connections linger in the table.
+    pub mqtt: Option<Box<MqttFacts>>,
     /// What the TLS analysis learnt (TLS connections).
-    pub tls: Option<TlsFacts>,
+    pub tls: Option<Box<TlsFacts>>,
     /// The HTTP CONNECT this connection started with, if it did.
     pub tunnel: Option<TunnelFacts>,
     /// Human summary lines (handshake, WebSocket, MQTT) for the text report.

@@ -774,7 +774,7 @@ impl Stack {
                 .next()
                 .unwrap_or(&[]);
             let line = line.get(..line.len().min(120)).unwrap_or(&[]);
-            self.first_line[d] = Some(String::from_utf8_lossy(line).into_owned());
+            self.first_line[d] = Some(crate::proto::lossy(line).into_owned());
         }
     }
 
@@ -1297,9 +1297,15 @@ impl Stack {
                 response_frame: at.frame,
                 status: resp.status,
                 reason: resp.reason.clone(),
-                proxy: resp.headers.get("server").map(str::to_string),
+                proxy: resp
+                    .headers
+                    .get("server")
+                    .or_else(|| resp.headers.get("proxy-agent"))
+                    .map(str::to_string),
                 auth_asked: resp.headers.get("proxy-authenticate").map(str::to_string),
                 auth_sent: p.req.headers.get("proxy-authorization").is_some(),
+                answer_secs: (at.ts.as_f64() - p.ts.as_f64()).max(0.0),
+                proxy_error: resp.headers.get("x-squid-error").map(str::to_string),
             };
             out.record(&Record::Tunnel { meta, t: &t });
             self.tunnel = Some(t);
@@ -1765,14 +1771,16 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
             summary.clear();
         }
         let facts = std::mem::take(&mut self.facts);
-        let mqtt = self.mqtt_summary.take().map(|(s, transport)| MqttFacts {
-            transport: if transport == "TCP" {
-                "tcp"
-            } else {
-                "websocket"
-            },
-            summary: s,
-            ..facts.mqtt
+        let mqtt = self.mqtt_summary.take().map(|(s, transport)| {
+            Box::new(MqttFacts {
+                transport: if transport == "TCP" {
+                    "tcp"
+                } else {
+                    "websocket"
+                },
+                summary: s,
+                ..facts.mqtt
+            })
         });
         let s = ConnSummary {
             protocol: self.proto.unwrap_or("unknown"),
@@ -1786,7 +1794,7 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
                 .as_ref()
                 .and_then(|t| t.client_hello.as_ref())
                 .map(|c| c.alpn.clone()),
-            tls: self.tls_facts.take(),
+            tls: self.tls_facts.take().map(Box::new),
             tunnel: self.tunnel.take(),
             websocket_midstream: self.ws_midstream,
             opening: self.opening,

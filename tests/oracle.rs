@@ -479,3 +479,23 @@ fn netmon_samples_agree_with_tshark() {
     assert!(pairs.len() >= 16, "only {} NetMon captures", pairs.len());
     run_corpus(pairs, &[], "netmon samples");
 }
+
+/// Differences on the HTTP CONNECT captures (samples/proxy/), each explained;
+/// the independent expectation for what runs inside the tunnels is in
+/// tests/proxy.rs (samples/proxy/expect.json).
+const PROXY_KNOWN: &[(&str, &str)] = &[
+    ("connect-ws.pcap", "tshark picks the dissector inside a CONNECT tunnel by the target port, and port 8080 gives only Data: it shows no Upgrade, WebSocket frame or MQTT packet in the tunnel; wsdoctor sniffs the tunnel and decodes them (tests/proxy.rs checks them against the proxy-to-broker leg of the same run, which tshark does decode)"),
+    ("connect-ws-paho.pcap", "tshark picks the dissector inside a CONNECT tunnel by the target port, and port 8080 gives only Data: it shows no Upgrade, WebSocket frame or MQTT packet in the tunnel; wsdoctor sniffs the tunnel and decodes them (tests/proxy.rs checks them against the proxy-to-broker leg of the same run, which tshark does decode)"),
+    ("connect-both-legs.pcap", "tshark picks the dissector inside a CONNECT tunnel by the target port, and port 8080 gives only Data: it shows no Upgrade, WebSocket frame or MQTT packet in the tunnel; wsdoctor sniffs the tunnel and decodes them (tests/proxy.rs checks them against the proxy-to-broker leg of the same run, which tshark does decode)"),
+    ("connect-ws-paho-both-legs.pcap", "tshark picks the dissector inside a CONNECT tunnel by the target port, and port 8080 gives only Data: it shows no Upgrade, WebSocket frame or MQTT packet in the tunnel; wsdoctor sniffs the tunnel and decodes them (tests/proxy.rs checks them against the proxy-to-broker leg of the same run, which tshark does decode)"),
+    ("connect-wss.pcap", "the truth is made with the key log (tshark decrypts); this test runs wsdoctor without it"),
+    ("connect-wss-both-legs.pcap", "the truth is made with the key log (tshark decrypts); this test runs wsdoctor without it"),
+];
+
+#[test]
+fn proxy_samples_agree_with_tshark() {
+    let dir = samples().join("proxy");
+    let pairs = truth_pairs(&dir, &dir);
+    assert!(pairs.len() >= 12, "only {} proxy captures", pairs.len());
+    run_corpus(pairs, PROXY_KNOWN, "proxy samples");
+}

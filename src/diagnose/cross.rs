@@ -613,10 +613,13 @@ impl Cross {
                 } else {
                     format!(" (SNI {})", self.sni.join(", "))
                 };
-                return inconclusive(format!(
-                    "{} TLS connection(s){sni}: encrypted, the MQTT or WebSocket inside cannot be seen; a capture with a TLS key log (--tls-keylog) would decide",
-                    counts.tls
-                ));
+                return Verdict {
+                    code: Some("tls_encrypted"),
+                    ..inconclusive(format!(
+                        "{} TLS connection(s){sni}: encrypted, the MQTT or WebSocket inside cannot be seen; a capture with a TLS key log (--tls-keylog) would decide",
+                        counts.tls
+                    ))
+                };
             }
             let what: Vec<String> = self
                 .protocols

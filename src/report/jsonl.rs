@@ -483,6 +483,10 @@ impl<W: Write> Report for Jsonl<W> {
                     .u64("status", u64::from(t.status))
                     .str("reason", &t.reason)
                     .opt_str("proxy", t.proxy.as_deref())
+                    .secs("answer_secs", t.answer_secs)
+                    .opt_str("proxy_authenticate", t.auth_asked.as_deref())
+                    .bool("proxy_authorization_sent", t.auth_sent)
+                    .opt_str("proxy_error", t.proxy_error.as_deref())
                     .end();
             });
         }
