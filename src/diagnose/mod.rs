@@ -204,8 +204,9 @@ impl Verdict {
 pub trait Report {
     /// A record of the protocol stack, as it happens.
     fn record(&mut self, _r: &Record<'_>) {}
-    /// A connection's final record, with what the protocol stack learnt.
-    fn connection(&mut self, meta: &ConnMeta, s: &ConnSummary);
+    /// A connection's final record, with what the protocol stack learnt
+    /// and its Upgrades (kept once, here, for every report).
+    fn connection(&mut self, meta: &ConnMeta, s: &ConnSummary, upgrades: &[UpgradeInfo]);
     fn finding(&mut self, f: &Finding);
     /// The end of the capture, with its verdict.
     fn capture(&mut self, c: &CaptureSummary, v: &Verdict);
@@ -341,7 +342,7 @@ impl FlowOut for Diagnoser<'_> {
             self.emit(f);
         }
         self.cross.connection(meta, &d, &summary);
-        self.out.connection(meta, &summary);
+        self.out.connection(meta, &summary, &d.upgrades);
     }
 
     fn table_full(&mut self, frame: u64, limit: usize) {

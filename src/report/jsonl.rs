@@ -434,7 +434,7 @@ impl<W: Write> Report for Jsonl<W> {
         }
     }
 
-    fn connection(&mut self, m: &ConnMeta, p: &ConnSummary) {
+    fn connection(&mut self, m: &ConnMeta, p: &ConnSummary, _upgrades: &[UpgradeInfo]) {
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
             .display_plain("client", m.client)

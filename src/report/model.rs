@@ -72,7 +72,6 @@ pub struct CaptureReport {
 #[derive(Clone, Debug, Default)]
 struct OpenConn {
     events: Vec<TimelineEvent>,
-    upgrades: Vec<UpgradeInfo>,
     dropped: u64,
 }
 
@@ -153,7 +152,9 @@ impl CaptureReport {
     }
 
     fn event(&mut self, stream: u64, e: TimelineEvent) {
-        if !self.timelines {
+        // Connections beyond MAX_CONNS are only counted: gather nothing
+        // for them (a busy capture has thousands open at once).
+        if !self.timelines || self.conns.len() >= MAX_CONNS {
             return;
         }
         let entry = self.open.entry(stream).or_default();
@@ -166,14 +167,14 @@ impl CaptureReport {
 }
 
 impl Report for CaptureReport {
-    fn connection(&mut self, meta: &ConnMeta, proto: &ConnSummary) {
+    fn connection(&mut self, meta: &ConnMeta, proto: &ConnSummary, upgrades: &[UpgradeInfo]) {
         self.conns_total += 1;
         let o = self.open.remove(&meta.stream).unwrap_or_default();
         if self.conns.len() < MAX_CONNS {
             self.conns.push(Conn {
                 meta: meta.clone(),
                 proto: proto.clone(),
-                upgrades: o.upgrades,
+                upgrades: upgrades.iter().take(16).cloned().collect(),
                 events: o.events,
                 events_dropped: o.dropped,
             });
@@ -230,10 +231,6 @@ impl Report for CaptureReport {
                             bad: resp.status != 101,
                         },
                     );
-                }
-                let entry = self.open.entry(s).or_default();
-                if entry.upgrades.len() < 16 {
-                    entry.upgrades.push((*info).clone());
                 }
             }
             Record::HttpRequest { .. }
