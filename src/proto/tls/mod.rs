@@ -1,6 +1,9 @@
 //! TLS ClientHello: server name (SNI) and ALPN, the two things an encrypted
 //! connection still tells.
 
+pub mod crypto;
+pub mod keylog;
+
 /// What a ClientHello offers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientHello {
