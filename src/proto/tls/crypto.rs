@@ -186,14 +186,62 @@ pub const SUITES: &[SuiteInfo] = {
             )
         },
         // TLS 1.2 AES-GCM (RFC 5288, RFC 5289)
-        s(0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", Aes128Gcm, Aead, Sha256),
-        s(0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", Aes256Gcm, Aead, Sha384),
-        s(0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", Aes128Gcm, Aead, Sha256),
-        s(0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", Aes256Gcm, Aead, Sha384),
-        s(0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256", Aes128Gcm, Aead, Sha256),
-        s(0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384", Aes256Gcm, Aead, Sha384),
-        s(0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", Aes128Gcm, Aead, Sha256),
-        s(0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", Aes256Gcm, Aead, Sha384),
+        s(
+            0xc02f,
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            Aes128Gcm,
+            Aead,
+            Sha256,
+        ),
+        s(
+            0xc030,
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            Aes256Gcm,
+            Aead,
+            Sha384,
+        ),
+        s(
+            0xc02b,
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            Aes128Gcm,
+            Aead,
+            Sha256,
+        ),
+        s(
+            0xc02c,
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            Aes256Gcm,
+            Aead,
+            Sha384,
+        ),
+        s(
+            0x009c,
+            "TLS_RSA_WITH_AES_128_GCM_SHA256",
+            Aes128Gcm,
+            Aead,
+            Sha256,
+        ),
+        s(
+            0x009d,
+            "TLS_RSA_WITH_AES_256_GCM_SHA384",
+            Aes256Gcm,
+            Aead,
+            Sha384,
+        ),
+        s(
+            0x009e,
+            "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+            Aes128Gcm,
+            Aead,
+            Sha256,
+        ),
+        s(
+            0x009f,
+            "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+            Aes256Gcm,
+            Aead,
+            Sha384,
+        ),
         // TLS 1.2 ChaCha20-Poly1305 (RFC 7905)
         s(
             0xcca8,
@@ -217,21 +265,105 @@ pub const SUITES: &[SuiteInfo] = {
             Sha256,
         ),
         // TLS 1.2 AES-CBC with HMAC-SHA1 (RFC 5246, RFC 4492)
-        s(0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA", Aes128Cbc, HmacSha1, Sha256),
-        s(0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", Aes256Cbc, HmacSha1, Sha256),
-        s(0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", Aes128Cbc, HmacSha1, Sha256),
-        s(0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", Aes256Cbc, HmacSha1, Sha256),
-        s(0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", Aes128Cbc, HmacSha1, Sha256),
-        s(0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", Aes256Cbc, HmacSha1, Sha256),
-        s(0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", Aes128Cbc, HmacSha1, Sha256),
-        s(0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", Aes256Cbc, HmacSha1, Sha256),
+        s(
+            0x002f,
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            Aes128Cbc,
+            HmacSha1,
+            Sha256,
+        ),
+        s(
+            0x0035,
+            "TLS_RSA_WITH_AES_256_CBC_SHA",
+            Aes256Cbc,
+            HmacSha1,
+            Sha256,
+        ),
+        s(
+            0x0033,
+            "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+            Aes128Cbc,
+            HmacSha1,
+            Sha256,
+        ),
+        s(
+            0x0039,
+            "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+            Aes256Cbc,
+            HmacSha1,
+            Sha256,
+        ),
+        s(
+            0xc013,
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            Aes128Cbc,
+            HmacSha1,
+            Sha256,
+        ),
+        s(
+            0xc014,
+            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+            Aes256Cbc,
+            HmacSha1,
+            Sha256,
+        ),
+        s(
+            0xc009,
+            "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+            Aes128Cbc,
+            HmacSha1,
+            Sha256,
+        ),
+        s(
+            0xc00a,
+            "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+            Aes256Cbc,
+            HmacSha1,
+            Sha256,
+        ),
         // TLS 1.2 AES-CBC with HMAC-SHA256 (RFC 5246, RFC 5289)
-        s(0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256", Aes128Cbc, HmacSha256, Sha256),
-        s(0x003d, "TLS_RSA_WITH_AES_256_CBC_SHA256", Aes256Cbc, HmacSha256, Sha256),
-        s(0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256", Aes128Cbc, HmacSha256, Sha256),
-        s(0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", Aes256Cbc, HmacSha256, Sha256),
-        s(0xc027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", Aes128Cbc, HmacSha256, Sha256),
-        s(0xc023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", Aes128Cbc, HmacSha256, Sha256),
+        s(
+            0x003c,
+            "TLS_RSA_WITH_AES_128_CBC_SHA256",
+            Aes128Cbc,
+            HmacSha256,
+            Sha256,
+        ),
+        s(
+            0x003d,
+            "TLS_RSA_WITH_AES_256_CBC_SHA256",
+            Aes256Cbc,
+            HmacSha256,
+            Sha256,
+        ),
+        s(
+            0x0067,
+            "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+            Aes128Cbc,
+            HmacSha256,
+            Sha256,
+        ),
+        s(
+            0x006b,
+            "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+            Aes256Cbc,
+            HmacSha256,
+            Sha256,
+        ),
+        s(
+            0xc027,
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+            Aes128Cbc,
+            HmacSha256,
+            Sha256,
+        ),
+        s(
+            0xc023,
+            "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+            Aes128Cbc,
+            HmacSha256,
+            Sha256,
+        ),
     ]
 };
 
@@ -400,11 +532,15 @@ impl AeadKey {
             got: key.len(),
         };
         Ok(match bulk {
-            Bulk::Aes128Gcm => AeadKey::Aes128(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?)),
-            Bulk::Aes256Gcm => AeadKey::Aes256(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?)),
-            Bulk::ChaCha20Poly1305 => {
-                AeadKey::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).map_err(bad)?))
+            Bulk::Aes128Gcm => {
+                AeadKey::Aes128(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?))
             }
+            Bulk::Aes256Gcm => {
+                AeadKey::Aes256(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?))
+            }
+            Bulk::ChaCha20Poly1305 => AeadKey::ChaCha(Box::new(
+                ChaCha20Poly1305::new_from_slice(key).map_err(bad)?,
+            )),
             Bulk::Aes128Cbc | Bulk::Aes256Cbc => return Err(DecryptError::UnsupportedSuite(0)),
         })
     }
@@ -412,10 +548,12 @@ impl AeadKey {
     /// Decrypt `buf` in place; false when the tag does not verify.
     fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> bool {
         fn go<A: AeadInOut>(a: &A, nonce: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> bool {
-            let (Ok(nonce), Ok(tag)) = (Nonce::<A>::try_from(nonce), Tag::<A>::try_from(tag)) else {
+            let (Ok(nonce), Ok(tag)) = (Nonce::<A>::try_from(nonce), Tag::<A>::try_from(tag))
+            else {
                 return false;
             };
-            a.decrypt_inout_detached(&nonce, aad, buf.into(), &tag).is_ok()
+            a.decrypt_inout_detached(&nonce, aad, buf.into(), &tag)
+                .is_ok()
         }
         match self {
             AeadKey::Aes128(a) => go(a.as_ref(), nonce, aad, buf, tag),
@@ -464,7 +602,9 @@ enum MacKey {
 impl MacKey {
     fn new(alg: MacAlg, key: &[u8]) -> Option<MacKey> {
         match alg {
-            MacAlg::HmacSha1 => Some(MacKey::Sha1(<Hmac<Sha1> as KeyInit>::new_from_slice(key).ok()?)),
+            MacAlg::HmacSha1 => Some(MacKey::Sha1(
+                <Hmac<Sha1> as KeyInit>::new_from_slice(key).ok()?,
+            )),
             MacAlg::HmacSha256 => Some(MacKey::Sha256(
                 <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?,
             )),
@@ -498,11 +638,24 @@ impl MacKey {
 enum State {
     /// TLS 1.2 AEAD: GCM (fixed 4-byte salt + explicit nonce) or ChaCha20
     /// (12-byte IV xor sequence number).
-    Tls12Aead { key: AeadKey, iv: [u8; 12], gcm: bool },
+    Tls12Aead {
+        key: AeadKey,
+        iv: [u8; 12],
+        gcm: bool,
+    },
     /// TLS 1.2 CBC + HMAC.
-    Tls12Cbc { key: CbcKey, mac: MacKey, etm: bool },
+    Tls12Cbc {
+        key: Box<CbcKey>,
+        mac: Box<MacKey>,
+        etm: bool,
+    },
     /// TLS 1.3 AEAD, keeping the traffic secret for KeyUpdate.
-    Tls13 { key: AeadKey, iv: [u8; 12], secret: Secret, info: SuiteInfo },
+    Tls13 {
+        key: AeadKey,
+        iv: [u8; 12],
+        secret: Secret,
+        info: SuiteInfo,
+    },
 }
 
 /// Decrypts the records of one direction of one TLS session, in order,
@@ -598,22 +751,31 @@ impl RecordDecryptor {
             });
         }
         let mut block = [0u8; KEY_BLOCK_MAX];
-        let kb = key_block(info, master_secret.as_bytes(), client_random, server_random, &mut block)?;
+        let kb = key_block(
+            info,
+            master_secret.as_bytes(),
+            client_random,
+            server_random,
+            &mut block,
+        )?;
         let w = kb.for_dir(dir);
         let state = match info.bulk {
             Bulk::Aes128Cbc | Bulk::Aes256Cbc => {
                 let key = match info.bulk {
                     Bulk::Aes128Cbc => CbcKey::Aes128(
-                        <Aes128 as KeyInit>::new_from_slice(w.key).map_err(|_| bad_len(16, w.key))?,
+                        <Aes128 as KeyInit>::new_from_slice(w.key)
+                            .map_err(|_| bad_len(16, w.key))?,
                     ),
                     _ => CbcKey::Aes256(
-                        <Aes256 as KeyInit>::new_from_slice(w.key).map_err(|_| bad_len(32, w.key))?,
+                        <Aes256 as KeyInit>::new_from_slice(w.key)
+                            .map_err(|_| bad_len(32, w.key))?,
                     ),
                 };
-                let mac = MacKey::new(info.mac, w.mac).ok_or(DecryptError::UnsupportedSuite(suite))?;
+                let mac =
+                    MacKey::new(info.mac, w.mac).ok_or(DecryptError::UnsupportedSuite(suite))?;
                 State::Tls12Cbc {
-                    key,
-                    mac,
+                    key: Box::new(key),
+                    mac: Box::new(mac),
                     etm: encrypt_then_mac,
                 }
             }
@@ -750,7 +912,9 @@ impl RecordDecryptor {
             State::Tls12Aead { key, iv, gcm } => {
                 let explicit = if *gcm { GCM_EXPLICIT_NONCE } else { 0 };
                 let min = explicit.saturating_add(AEAD_TAG);
-                let body = fragment.get(explicit..).ok_or(DecryptError::RecordTooShort { len, min })?;
+                let body = fragment
+                    .get(explicit..)
+                    .ok_or(DecryptError::RecordTooShort { len, min })?;
                 let ct_len = body
                     .len()
                     .checked_sub(AEAD_TAG)
@@ -805,7 +969,10 @@ impl RecordDecryptor {
                     Ok(outer_type)
                 } else {
                     // IV || E(plaintext || MAC || padding), MAC over seq, header, plaintext
-                    let min_c = mac_len.saturating_add(1).div_ceil(AES_BLOCK).saturating_mul(AES_BLOCK);
+                    let min_c = mac_len
+                        .saturating_add(1)
+                        .div_ceil(AES_BLOCK)
+                        .saturating_mul(AES_BLOCK);
                     let min = AES_BLOCK.saturating_add(min_c);
                     if len < min {
                         return Err(DecryptError::RecordTooShort { len, min });
@@ -1034,7 +1201,12 @@ fn p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], label: &[u8], seed: &[&[u8]],
 }
 
 /// HKDF-Expand-Label(secret, label, "", out.len()) (RFC 8446 §7.1).
-fn expand_label(hash: HashAlg, secret: &[u8], label: &[u8], out: &mut [u8]) -> Result<(), DecryptError> {
+fn expand_label(
+    hash: HashAlg,
+    secret: &[u8],
+    label: &[u8],
+    out: &mut [u8],
+) -> Result<(), DecryptError> {
     let bad = DecryptError::BadSecretLength {
         expected: hash.len(),
         got: secret.len(),
@@ -1044,9 +1216,15 @@ fn expand_label(hash: HashAlg, secret: &[u8], label: &[u8], out: &mut [u8]) -> R
     }
     // HkdfLabel: uint16 length, opaque label<7..255> = "tls13 " + label, opaque context<0..255> = ""
     let mut info = [0u8; 2 + 1 + 6 + 32 + 1];
-    let full = 6usize.checked_add(label.len()).filter(|&n| n <= 32).ok_or(bad)?;
+    let full = 6usize
+        .checked_add(label.len())
+        .filter(|&n| n <= 32)
+        .ok_or(bad)?;
     let len = u16::try_from(out.len()).map_err(|_| bad)?;
-    let n = 2usize.saturating_add(1).saturating_add(full).saturating_add(1);
+    let n = 2usize
+        .saturating_add(1)
+        .saturating_add(full)
+        .saturating_add(1);
     {
         let i = info.get_mut(..n).ok_or(bad)?;
         let (l, r) = i.split_at_mut(2);
@@ -1072,14 +1250,18 @@ fn expand_label(hash: HashAlg, secret: &[u8], label: &[u8], out: &mut [u8]) -> R
 }
 
 /// TLS 1.3 traffic key and IV (RFC 8446 §7.3) as raw bytes.
-fn tls13_key_iv(info: SuiteInfo, secret: &Secret) -> Result<([u8; 32], usize, [u8; 12]), DecryptError> {
+fn tls13_key_iv(
+    info: SuiteInfo,
+    secret: &Secret,
+) -> Result<([u8; 32], usize, [u8; 12]), DecryptError> {
     let mut key = [0u8; 32];
     let kl = info.bulk.key_len();
     expand_label(
         info.hash,
         secret.as_bytes(),
         b"key",
-        key.get_mut(..kl).ok_or(DecryptError::UnsupportedSuite(info.id))?,
+        key.get_mut(..kl)
+            .ok_or(DecryptError::UnsupportedSuite(info.id))?,
     )?;
     let mut iv = [0u8; 12];
     expand_label(info.hash, secret.as_bytes(), b"iv", &mut iv)?;
@@ -1095,3 +1277,7 @@ fn tls13_keys(info: SuiteInfo, secret: &Secret) -> Result<(AeadKey, [u8; 12]), D
 #[cfg(test)]
 #[path = "crypto_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "capture_tests.rs"]
+mod capture_tests;

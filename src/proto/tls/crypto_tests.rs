@@ -207,13 +207,7 @@ fn rfc8448_traffic_keys_and_ivs() {
     // "tls13 finished" uses the same HKDF-Expand-Label (RFC 8448: {server}
     // calculate finished: expanded)
     let mut fin = [0u8; 32];
-    expand_label(
-        HashAlg::Sha256,
-        &hex(S_HS_TRAFFIC),
-        b"finished",
-        &mut fin,
-    )
-    .unwrap();
+    expand_label(HashAlg::Sha256, &hex(S_HS_TRAFFIC), b"finished", &mut fin).unwrap();
     assert_eq!(
         fin[..],
         hex("00 8d 3b 66 f8 16 ea 55 9f 96 b5 37 e8 85
@@ -268,10 +262,16 @@ fn rfc8448_records() {
     assert_eq!(p, hex(S_HS_PAYLOAD));
     // client: Finished under its handshake key
     let mut c = mk(Direction::ClientToServer, Epoch::Handshake);
-    assert_eq!(open(&mut c, C_FIN_RECORD).unwrap(), (22, hex(C_FIN_PAYLOAD)));
+    assert_eq!(
+        open(&mut c, C_FIN_RECORD).unwrap(),
+        (22, hex(C_FIN_PAYLOAD))
+    );
     // then application keys: server NewSessionTicket (seq 0), data (1), alert (2)
     let mut s = mk(Direction::ServerToClient, Epoch::Application);
-    assert_eq!(open(&mut s, S_NST_RECORD).unwrap(), (22, hex(S_NST_PAYLOAD)));
+    assert_eq!(
+        open(&mut s, S_NST_RECORD).unwrap(),
+        (22, hex(S_NST_PAYLOAD))
+    );
     assert_eq!(open(&mut s, S_APP_RECORD).unwrap(), (23, hex(APP_PAYLOAD)));
     assert_eq!(open(&mut s, S_ALERT_RECORD).unwrap(), (21, vec![1, 0]));
     assert_eq!(s.next_seq(), 3);
@@ -336,12 +336,26 @@ fn tls13_secret_length_must_match_the_suite_hash() {
     );
     let ms = Secret::new(&[7; 48]).unwrap();
     assert_eq!(
-        RecordDecryptor::tls12(0x1301, &ms, &[0; 32], &[0; 32], false, Direction::ClientToServer)
-            .unwrap_err(),
+        RecordDecryptor::tls12(
+            0x1301,
+            &ms,
+            &[0; 32],
+            &[0; 32],
+            false,
+            Direction::ClientToServer
+        )
+        .unwrap_err(),
         DecryptError::UnsupportedSuite(0x1301)
     );
-    let mut d = RecordDecryptor::tls12(0xc02f, &ms, &[0; 32], &[0; 32], false, Direction::ClientToServer)
-        .unwrap();
+    let mut d = RecordDecryptor::tls12(
+        0xc02f,
+        &ms,
+        &[0; 32],
+        &[0; 32],
+        false,
+        Direction::ClientToServer,
+    )
+    .unwrap();
     assert_eq!(d.key_update(), Err(DecryptError::NotTls13));
     let p = SessionParams {
         version: 0x0302,
@@ -351,14 +365,27 @@ fn tls13_secret_length_must_match_the_suite_hash() {
         encrypt_then_mac: false,
     };
     assert_eq!(
-        RecordDecryptor::from_keylog(&p, &SessionSecrets::default(), Direction::ClientToServer, Epoch::Application)
-            .unwrap_err(),
+        RecordDecryptor::from_keylog(
+            &p,
+            &SessionSecrets::default(),
+            Direction::ClientToServer,
+            Epoch::Application
+        )
+        .unwrap_err(),
         DecryptError::UnsupportedVersion(0x0302)
     );
-    let p = SessionParams { version: TLS13, ..p };
+    let p = SessionParams {
+        version: TLS13,
+        ..p
+    };
     assert_eq!(
-        RecordDecryptor::from_keylog(&p, &SessionSecrets::default(), Direction::ServerToClient, Epoch::Handshake)
-            .unwrap_err(),
+        RecordDecryptor::from_keylog(
+            &p,
+            &SessionSecrets::default(),
+            Direction::ServerToClient,
+            Epoch::Handshake
+        )
+        .unwrap_err(),
         DecryptError::MissingSecret("SERVER_HANDSHAKE_TRAFFIC_SECRET")
     );
 }
@@ -386,11 +413,13 @@ fn tls12_prf_ietf_vectors() {
     );
     assert_eq!(
         out[..],
-        hex("e3 f2 29 ba 72 7b e1 7b 8d 12 26 20 55 7c d4 53 c2 aa b2 1d 07 c3 d4 95
+        hex(
+            "e3 f2 29 ba 72 7b e1 7b 8d 12 26 20 55 7c d4 53 c2 aa b2 1d 07 c3 d4 95
              32 9b 52 d4 e6 1e db 5a 6b 30 17 91 e9 0d 35 c9 c9 a4 6b 4e 14 ba f9 af
              0f a0 22 f7 07 7d ef 17 ab fd 37 97 c0 56 4b ab 4f bc 91 66 6e 9d ef 9b
              97 fc e3 4f 79 67 89 ba a4 80 82 d1 22 ee 42 c5 a7 2e 5a 51 10 ff f7 01
-             87 34 7b 66")[..]
+             87 34 7b 66"
+        )[..]
     );
     // P_SHA384, 148 bytes; the seed given in two pieces must not matter
     let seed = hex("cd 66 5c f6 a8 44 7d d6 ff 8b 27 55 5e db 74 65");
@@ -404,13 +433,15 @@ fn tls12_prf_ietf_vectors() {
     );
     assert_eq!(
         out[..],
-        hex("7b 0c 18 e9 ce d4 10 ed 18 04 f2 cf a3 4a 33 6a 1c 14 df fb 49 00 bb 5f
+        hex(
+            "7b 0c 18 e9 ce d4 10 ed 18 04 f2 cf a3 4a 33 6a 1c 14 df fb 49 00 bb 5f
              d7 94 21 07 e8 1c 83 cd e9 ca 0f aa 60 be 9f e3 4f 82 b1 23 3c 91 46 a0
              e5 34 cb 40 0f ed 27 00 88 4f 9d c2 36 f8 0e dd 8b fa 96 11 44 c9 e8 d7
              92 ec a7 22 a7 b3 2f c3 d4 16 d4 73 eb c2 c5 fd 4a bf da d0 5d 91 84 25
              9b 5b f8 cd 4d 90 fa 0d 31 e2 de c4 79 e4 f1 a2 60 66 f2 ee a9 a6 92 36
              a3 e5 26 55 c9 e9 ae e6 91 c8 f3 a2 68 54 30 8d 5e aa 3b e8 5e 09 90 70
-             3d 73 e5 6f")[..]
+             3d 73 e5 6f"
+        )[..]
     );
     // a shorter output is a prefix of the longer one
     let mut short = [0u8; 33];

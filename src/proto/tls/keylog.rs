@@ -602,11 +602,7 @@ mod tests {
     fn limits_hold() {
         let mut text = String::new();
         for i in 0..20u32 {
-            text.push_str(&format!(
-                "CLIENT_RANDOM {:064x} {}\n",
-                i,
-                "01".repeat(48)
-            ));
+            text.push_str(&format!("CLIENT_RANDOM {:064x} {}\n", i, "01".repeat(48)));
         }
         text.push_str(&format!("CLIENT_RANDOM {:064x} {}\n", 3, "02".repeat(48)));
         text.push_str(&"A".repeat(2000));
@@ -622,7 +618,10 @@ mod tests {
         // an existing entry may still be updated at the limit
         let mut r = [0u8; 32];
         r[31] = 3;
-        assert_eq!(k.get(&r).unwrap().master_secret.unwrap().as_bytes(), [2; 48]);
+        assert_eq!(
+            k.get(&r).unwrap().master_secret.unwrap().as_bytes(),
+            [2; 48]
+        );
     }
 
     #[test]
@@ -704,7 +703,7 @@ mod tests {
         }
         assert_eq!(found, 1);
         assert_eq!(k.len(), file.len());
-        assert!(k.len() >= 1);
+        assert!(!k.is_empty());
         for (r, s) in &file.sessions {
             assert_eq!(k.get(r), Some(s));
         }
