@@ -19,8 +19,15 @@ const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
+/// A file of samples/tls/, or of testdata/extra/ for names starting "extra/".
 fn samples(name: &str) -> String {
-    format!("{}/samples/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+    match name.strip_prefix("extra/") {
+        Some(n) => format!(
+            "{}/src/proto/tls/testdata/extra/{n}",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        None => format!("{}/samples/tls/{name}", env!("CARGO_MANIFEST_DIR")),
+    }
 }
 
 type ConnKey = ((u32, u16), (u32, u16));
@@ -426,7 +433,7 @@ fn check(cap: &str, keylog: Option<&str>, suite: u16, version: u16) -> Run {
     let fixture = format!(
         "{}/src/proto/tls/testdata/{}.tshark.json",
         env!("CARGO_MANIFEST_DIR"),
-        cap.rsplit_once('.').unwrap().0
+        cap.rsplit_once('.').unwrap().0.trim_start_matches("extra/")
     );
     let want: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
@@ -613,6 +620,31 @@ fn tls12_session_id_resumption() {
     );
     assert_eq!(r.conns.len(), 2);
     assert!(r.randoms.iter().all(|&(_, k)| k));
+}
+
+/// Suites samples/tls/ lacks, captured the same way by testdata/make_extra.sh
+/// (testdata/README.md): (name, suite, encrypt_then_mac in the ServerHello).
+#[test]
+fn tls12_more_suites() {
+    for (name, suite, etm) in [
+        ("tls12-rsa-aes256-sha256-no-etm", 0x003d, false),
+        ("tls12-ecdhe-rsa-aes128-sha256-no-etm", 0xc027, false),
+        ("tls12-ecdhe-ecdsa-aes128-sha256", 0xc023, true),
+        ("tls12-ecdhe-ecdsa-aes256-sha", 0xc00a, true),
+        ("tls12-ecdhe-rsa-aes256-sha-no-etm", 0xc014, false),
+        ("tls12-ecdhe-ecdsa-aes256-gcm", 0xc02c, false),
+        ("tls12-rsa-aes256-gcm", 0x009d, false),
+        ("tls12-ecdhe-ecdsa-chacha20", 0xcca9, false),
+        ("tls12-dhe-rsa-chacha20", 0xccaa, false),
+    ] {
+        let r = check(
+            &format!("extra/{name}.pcap"),
+            Some(&format!("extra/{name}.keys")),
+            suite,
+            TLS12,
+        );
+        assert_eq!(r.conns[0].params.unwrap().encrypt_then_mac, etm, "{name}");
+    }
 }
 
 // ---- TLS 1.3 --------------------------------------------------------------

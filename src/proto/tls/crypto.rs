@@ -22,6 +22,7 @@
 //! [`MAX_TLS12_CIPHERTEXT`] / [`MAX_TLS13_CIPHERTEXT`] are refused before any
 //! work is done.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(

@@ -29,6 +29,7 @@
 //! Secrets are never printed: the `Debug` impls of [`Secret`],
 //! [`SessionSecrets`] and [`KeyLog`] redact them.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(

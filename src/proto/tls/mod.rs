@@ -1,5 +1,8 @@
 //! TLS ClientHello: server name (SNI) and ALPN, the two things an encrypted
 //! connection still tells.
+//!
+//! With a key log: [`keylog`] reads NSS key logs (and pcapng Decryption
+//! Secrets Blocks), [`crypto`] decrypts the records of each direction.
 
 pub mod crypto;
 pub mod keylog;

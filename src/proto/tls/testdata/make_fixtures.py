@@ -57,6 +57,14 @@ CAPTURES = [
     ("wss-clock-ahead-mqttjs.pcap", "wss-clock-ahead-mqttjs.keys"),
     ("mqtts-paho.pcap", "mqtts-paho.keys"),
 ]
+# suites samples/tls/ lacks: made by make_extra.sh into extra/ (see README.md)
+EXTRA = [
+    "tls12-rsa-aes256-sha256-no-etm", "tls12-ecdhe-rsa-aes128-sha256-no-etm",
+    "tls12-ecdhe-ecdsa-aes128-sha256", "tls12-ecdhe-ecdsa-aes256-sha",
+    "tls12-ecdhe-rsa-aes256-sha-no-etm", "tls12-ecdhe-ecdsa-aes256-gcm", "tls12-rsa-aes256-gcm",
+    "tls12-ecdhe-ecdsa-chacha20", "tls12-dhe-rsa-chacha20",
+]
+CAPTURES += [("extra/%s.pcap" % n, "extra/%s.keys" % n) for n in EXTRA]
 
 HEXLINE = re.compile(r"^[0-9a-f]{4,8}  ((?:[0-9a-f]{2} ){0,15}[0-9a-f]{2})")
 
@@ -68,10 +76,14 @@ def run(args):
     return r.stdout
 
 
+def where(name):
+    return os.path.join(HERE, name) if name.startswith("extra/") else os.path.join(SAMPLES, name)
+
+
 def make(cap, keys):
-    base = [TSHARK, "-r", os.path.join(SAMPLES, cap), "-o", "tcp.desegment_tcp_streams:TRUE"]
+    base = [TSHARK, "-r", where(cap), "-o", "tcp.desegment_tcp_streams:TRUE"]
     if keys:
-        base += ["-o", "tls.keylog_file:" + os.path.join(SAMPLES, keys)]
+        base += ["-o", "tls.keylog_file:" + where(keys)]
     frames = {}
     out = run(base + ["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
                       "-e", "frame.number", "-e", "tls.record.content_type"])
@@ -139,7 +151,7 @@ def make(cap, keys):
         "frames": {k: v for k, v in sorted(frames.items(), key=lambda kv: int(kv[0]))},
         "follow": follow,
     }
-    name = cap.rsplit(".", 1)[0] + ".tshark.json"
+    name = os.path.basename(cap).rsplit(".", 1)[0] + ".tshark.json"
     with open(os.path.join(HERE, name), "w") as fh:
         json.dump(doc, fh, indent=0, sort_keys=False)
         fh.write("\n")
