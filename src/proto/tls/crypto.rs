@@ -16,6 +16,54 @@
 //! appended to the output. All cryptography is RustCrypto's (`aes-gcm`,
 //! `chacha20poly1305`, `aes` + `cbc`, `hmac`, `hkdf`, `sha1`, `sha2`).
 //!
+//! # Use
+//!
+//! Per session: look the ClientHello.random up in the [`KeyLog`](super::keylog::KeyLog),
+//! build one decryptor per direction after the ServerHello, feed each the
+//! records of its direction (TLS 1.2: from that side's ChangeCipherSpec on;
+//! TLS 1.3: every `application_data` record after the ServerHello, skipping
+//! the compatibility ChangeCipherSpec). In TLS 1.3, replace a direction's
+//! decryptor by its [`Epoch::Application`] one after the record carrying that
+//! direction's Finished, and call [`RecordDecryptor::key_update`] after a
+//! record carrying a KeyUpdate. Here the client's first application data
+//! record of RFC 8448 §3:
+//!
+//! ```
+//! use wsdoctor::proto::tls::crypto::{Direction, Epoch, RecordDecryptor, SessionParams, TLS13};
+//! use wsdoctor::proto::tls::keylog::KeyLog;
+//!
+//! let cr = [0x11u8; 32];
+//! let log = format!(
+//!     "CLIENT_TRAFFIC_SECRET_0 {} 9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5\n",
+//!     "11".repeat(32)
+//! );
+//! let keys = KeyLog::parse(log.as_bytes());
+//! let params = SessionParams {
+//!     version: TLS13,
+//!     cipher_suite: 0x1301,
+//!     client_random: cr,
+//!     server_random: [0; 32], // from the ServerHello (TLS 1.2 key expansion only)
+//!     encrypt_then_mac: false,
+//! };
+//! let secrets = keys.get(&cr).expect("the key log has this session");
+//! let mut client = RecordDecryptor::from_keylog(&params, secrets, Direction::ClientToServer, Epoch::Application)?;
+//! let fragment = [
+//!     0xa2, 0x3f, 0x70, 0x54, 0xb6, 0x2c, 0x94, 0xd0, 0xaf, 0xfa, 0xfe, 0x82, 0x28, 0xba, 0x55, 0xcb,
+//!     0xef, 0xac, 0xea, 0x42, 0xf9, 0x14, 0xaa, 0x66, 0xbc, 0xab, 0x3f, 0x2b, 0x98, 0x19, 0xa8, 0xa5,
+//!     0xb4, 0x6b, 0x39, 0x5b, 0xd5, 0x4a, 0x9a, 0x20, 0x44, 0x1e, 0x2b, 0x62, 0x97, 0x4e, 0x1f, 0x5a,
+//!     0x62, 0x92, 0xa2, 0x97, 0x70, 0x14, 0xbd, 0x1e, 0x3d, 0xea, 0xe6, 0x3a, 0xee, 0xbb, 0x21, 0x69,
+//!     0x49, 0x15, 0xe4,
+//! ];
+//! let mut out = Vec::new();
+//! let inner_type = client.decrypt(0x17, 0x0303, &fragment, &mut out)?;
+//! assert_eq!(inner_type, 0x17);
+//! assert_eq!(out, (0u8..50).collect::<Vec<u8>>());
+//! // the same record again has the wrong sequence number: an error, nothing appended
+//! assert!(client.decrypt(0x17, 0x0303, &fragment, &mut out).unwrap_err().is_auth_failure());
+//! assert_eq!(out.len(), 50);
+//! # Ok::<(), wsdoctor::proto::tls::crypto::DecryptError>(())
+//! ```
+//!
 //! Memory: a decryptor holds its keys (a few hundred bytes, on the heap for the
 //! AES-GCM key schedules, allocated once). Decrypting appends to the caller's
 //! `out`, in place; nothing else is allocated per record. Records longer than
@@ -527,7 +575,7 @@ enum AeadKey {
 }
 
 impl AeadKey {
-    fn new(bulk: Bulk, key: &[u8]) -> Result<AeadKey, DecryptError> {
+    fn new(bulk: Bulk, suite: u16, key: &[u8]) -> Result<AeadKey, DecryptError> {
         let bad = |_| DecryptError::BadSecretLength {
             expected: bulk.key_len(),
             got: key.len(),
@@ -542,7 +590,7 @@ impl AeadKey {
             Bulk::ChaCha20Poly1305 => AeadKey::ChaCha(Box::new(
                 ChaCha20Poly1305::new_from_slice(key).map_err(bad)?,
             )),
-            Bulk::Aes128Cbc | Bulk::Aes256Cbc => return Err(DecryptError::UnsupportedSuite(0)),
+            Bulk::Aes128Cbc | Bulk::Aes256Cbc => return Err(DecryptError::UnsupportedSuite(suite)),
         })
     }
 
@@ -786,7 +834,7 @@ impl RecordDecryptor {
                     .ok_or(DecryptError::UnsupportedSuite(suite))?
                     .copy_from_slice(w.iv);
                 State::Tls12Aead {
-                    key: AeadKey::new(bulk, w.key)?,
+                    key: AeadKey::new(bulk, suite, w.key)?,
                     iv,
                     gcm: bulk != Bulk::ChaCha20Poly1305,
                 }
@@ -1271,7 +1319,7 @@ fn tls13_key_iv(
 
 fn tls13_keys(info: SuiteInfo, secret: &Secret) -> Result<(AeadKey, [u8; 12]), DecryptError> {
     let (key, kl, iv) = tls13_key_iv(info, secret)?;
-    let k = AeadKey::new(info.bulk, key.get(..kl).unwrap_or(&[]))?;
+    let k = AeadKey::new(info.bulk, info.id, key.get(..kl).unwrap_or(&[]))?;
     Ok((k, iv))
 }
 

@@ -48,7 +48,7 @@ use std::fmt;
 pub const MAX_KEYLOG_ENTRIES: usize = 100_000;
 /// Default for [`KeyLogLimits::max_line_len`]. The longest line of interest
 /// (`CLIENT_HANDSHAKE_TRAFFIC_SECRET`, a client random, a 48-byte secret) is
-/// 194 bytes; `RSA` lines for 4096-bit keys are longer but are skipped anyway.
+/// 193 bytes.
 pub const MAX_KEYLOG_LINE: usize = 1024;
 /// Longest secret kept (48 bytes: a TLS 1.2 master secret, a SHA-384 TLS 1.3
 /// traffic secret).
