@@ -126,8 +126,11 @@ pub struct ConnSummary {
     pub alpn: Option<Vec<String>>,
     /// WebSocket recognised from its frames; the handshake was not captured.
     pub websocket_midstream: bool,
-    /// What each direction (c2s, s2c) opened with.
+    /// What each direction (c2s, s2c) opened with, on the wire.
     pub opening: [Opening; 2],
+    /// In a decrypted TLS connection, what each direction's plaintext
+    /// opened with.
+    pub decrypted_opening: Option<[Opening; 2]>,
     /// The first line of each direction when it opened with HTTP.
     pub first_line: [Option<String>; 2],
     /// Where each direction's opening bytes arrived (frame).
@@ -147,6 +150,19 @@ pub struct ConnSummary {
     pub tunnel: Option<TunnelFacts>,
     /// Human summary lines (handshake, WebSocket, MQTT) for the text report.
     pub summary: Vec<String>,
+}
+
+impl ConnSummary {
+    /// What the application protocol opened with: the plaintext's opening
+    /// in a decrypted TLS connection, else the wire's.
+    pub fn app_opening(&self) -> [Opening; 2] {
+        self.decrypted_opening.unwrap_or(self.opening)
+    }
+
+    /// The connection was TLS and its records were decrypted.
+    pub fn decrypted(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.decrypted())
+    }
 }
 
 /// Records of the protocol layers, as the sink receives them.

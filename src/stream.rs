@@ -11,6 +11,10 @@
 //! The stack switches on upgrade: HTTP -> WebSocket (after a 101) -> MQTT
 //! inside the WebSocket data stream. Client bytes sent after an Upgrade
 //! request are held until the response decides what they are.
+//!
+//! A TLS connection whose secrets are in the key log ([`Keys`]) is
+//! decrypted; its plaintext feeds a nested stack, whose records carry a
+//! copy of the connection's meta marked `decrypted`.
 
 use crate::capture::Ts;
 use crate::event::{
@@ -21,12 +25,58 @@ use crate::proto::handshake::{self, Outcome, UpgradeInfo};
 use crate::proto::http::{self, BodyKind, BodySkipper, Head, HttpLimits, Request, Response};
 use crate::proto::mqtt::{self, MqttConn, MqttLimits};
 use crate::proto::server::identify_server;
-use crate::proto::tls::conn::{TlsConn, TlsFacts};
+use crate::proto::tls::conn::{Plain, SecretSource, TlsConn, TlsFacts, TlsLimits};
+use crate::proto::tls::keylog::{DsbContent, DsbError, KeyLog, SessionSecrets};
 use crate::proto::tls::names;
 use crate::proto::ws::{
     self, FrameEnd, FrameHeader, FrameSniff, Violation, WsDataSink, WsDirection, WsLimits,
 };
 use std::collections::VecDeque;
+use std::sync::{Arc, RwLock};
+
+/// The TLS secrets of one capture: the key log given by the user and the
+/// secrets embedded in the file (pcapng Decryption Secrets Blocks, which
+/// come before the packets they decrypt). Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    given: Option<Arc<KeyLog>>,
+    file: Arc<RwLock<KeyLog>>,
+}
+
+impl Keys {
+    pub fn new(given: Option<Arc<KeyLog>>) -> Keys {
+        Keys {
+            given,
+            file: Arc::default(),
+        }
+    }
+
+    /// A Decryption Secrets Block's body (between its two length fields).
+    pub fn add_dsb(&self, body: &[u8], big_endian: bool) -> Result<DsbContent, DsbError> {
+        match self.file.write() {
+            Ok(mut k) => k.add_dsb(body, big_endian),
+            Err(_) => Ok(DsbContent::Other(0)),
+        }
+    }
+
+    fn file_has_keys(&self) -> bool {
+        self.file.read().is_ok_and(|k| !k.is_empty())
+    }
+}
+
+impl SecretSource for Keys {
+    fn given(&self) -> bool {
+        self.given.is_some() || self.file_has_keys()
+    }
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<SessionSecrets> {
+        let own = self
+            .file
+            .read()
+            .ok()
+            .and_then(|k| k.get(client_random).copied());
+        own.or_else(|| self.given.as_ref()?.get(client_random).copied())
+    }
+}
 
 /// What the first bytes of a direction look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -637,6 +687,10 @@ pub struct Stack {
     ws_midstream: bool,
     /// An HTTP CONNECT on this connection and the proxy's answer.
     tunnel: Option<TunnelFacts>,
+    /// TLS secrets to decrypt with.
+    keys: Option<Keys>,
+    /// What a decrypted TLS connection carried (its nested stack's summary).
+    inner_summary: Option<Box<ConnSummary>>,
 }
 
 #[derive(Default)]
@@ -646,8 +700,83 @@ enum Layer {
     Http(Box<Http>),
     Ws(Box<Ws>),
     Mqtt(Box<MqttConn>),
-    Tls(Box<TlsConn>),
+    Tls(Box<TlsLayer>),
     Opaque,
+}
+
+/// A TLS connection, and the stack its decrypted bytes feed.
+struct TlsLayer {
+    conn: TlsConn,
+    inner: Option<Box<Stack>>,
+    /// The connection's meta as the inner layers see it (`decrypted`).
+    inner_meta: Option<Box<ConnMeta>>,
+}
+
+impl TlsLayer {
+    fn new(keys: Option<&Keys>) -> TlsLayer {
+        let conn = match keys {
+            Some(k) => TlsConn::with_keys(TlsLimits::default(), Box::new(k.clone())),
+            None => TlsConn::default(),
+        };
+        TlsLayer {
+            conn,
+            inner: None,
+            inner_meta: None,
+        }
+    }
+
+    fn feed(&mut self, meta: &ConnMeta, dir: Dir, bytes: &[u8], at: At, out: &mut dyn RecordSink) {
+        let TlsLayer {
+            conn,
+            inner,
+            inner_meta,
+        } = self;
+        conn.feed_with(dir.idx(), bytes, at.frame, at.ts.as_f64(), &mut |p| {
+            let (d, chunk) = match p {
+                Plain::Data { dir, bytes } => (
+                    dir,
+                    Chunk::Data {
+                        bytes,
+                        frame: at.frame,
+                        ts: at.ts,
+                    },
+                ),
+                Plain::Lost { dir, len } => (
+                    dir,
+                    Chunk::Gap {
+                        len,
+                        frame: at.frame,
+                        ts: at.ts,
+                    },
+                ),
+            };
+            if inner.is_none() && matches!(chunk, Chunk::Gap { .. }) {
+                return;
+            }
+            let im = inner_meta.get_or_insert_with(|| {
+                let mut m = Box::new(meta.clone());
+                m.decrypted = true;
+                m
+            });
+            im.last_frame = meta.last_frame;
+            im.last_ts = meta.last_ts;
+            let st = inner.get_or_insert_with(Box::default);
+            let dir = if d == 0 { Dir::C2S } else { Dir::S2C };
+            Handler::<dyn RecordSink>::chunk(&mut **st, im, dir, chunk, out);
+        });
+    }
+
+    fn gap(&mut self, dir: Dir, len: u64, at: At, out: &mut dyn RecordSink) {
+        self.conn.gap(dir.idx());
+        if let (Some(st), Some(im)) = (self.inner.as_mut(), self.inner_meta.as_mut()) {
+            let chunk = Chunk::Gap {
+                len,
+                frame: at.frame,
+                ts: at.ts,
+            };
+            Handler::<dyn RecordSink>::chunk(&mut **st, im, dir, chunk, out);
+        }
+    }
 }
 
 struct Ws {
@@ -673,6 +802,14 @@ const MAX_PIECES: usize = 32;
 const MIDSTREAM_PROBE: usize = 96;
 
 impl Stack {
+    /// A stack that decrypts TLS with `keys`.
+    pub fn with_keys(keys: Keys) -> Stack {
+        Stack {
+            keys: Some(keys),
+            ..Stack::default()
+        }
+    }
+
     fn http_limits() -> HttpLimits {
         HttpLimits::default()
     }
@@ -717,7 +854,10 @@ impl Stack {
                     meta.syn && s == Sniff::MqttConnect,
                 ))),
             ),
-            Sniff::TlsClientHello | Sniff::Tls => ("tls", Layer::Tls(Box::default())),
+            Sniff::TlsClientHello | Sniff::Tls => (
+                "tls",
+                Layer::Tls(Box::new(TlsLayer::new(self.keys.as_ref()))),
+            ),
             // Client frames are masked: frames the other way round are not
             // WebSocket (or come from a broken peer): left undecoded.
             Sniff::WebSocket { masked } if masked == (dir == Dir::C2S) => {
@@ -843,7 +983,7 @@ impl Stack {
     /// `len` bytes of `dir` are missing: every layer carries the gap on.
     fn layer_gap(&mut self, meta: &ConnMeta, dir: Dir, len: u64, at: At, out: &mut dyn RecordSink) {
         match &mut self.layer {
-            Layer::Tls(t) => t.gap(dir.idx()),
+            Layer::Tls(t) => t.gap(dir, len, at, out),
             Layer::Sniff | Layer::Opaque => {}
             Layer::Mqtt(m) => {
                 let level = m.level();
@@ -943,7 +1083,7 @@ impl Stack {
     ) {
         match &mut self.layer {
             Layer::Sniff | Layer::Opaque => {}
-            Layer::Tls(t) => t.feed(dir.idx(), bytes, at.frame, at.ts.as_f64()),
+            Layer::Tls(t) => t.feed(meta, dir, bytes, at, out),
             Layer::Mqtt(m) => {
                 let level = m.level();
                 let facts = &mut self.facts;
@@ -1405,6 +1545,93 @@ impl Stack {
         self.upgrades.push(info);
     }
 
+    /// End every layer and say what the connection carried.
+    fn conclude(&mut self, meta: &ConnMeta, out: &mut dyn RecordSink) -> ConnSummary {
+        self.close_http(meta, out);
+        let at = At {
+            frame: meta.last_frame,
+            ts: meta.last_ts,
+        };
+        let layer = std::mem::take(&mut self.layer);
+        let facts = &mut self.facts;
+        match layer {
+            Layer::Mqtt(mut m) => {
+                let level = m.level();
+                m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "tcp", level));
+                self.mqtt_summary = Some((m.summary(), "TCP"));
+            }
+            Layer::Ws(mut ws) => {
+                if let Some(m) = ws.mqtt.as_mut() {
+                    let level = m.level();
+                    m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "websocket", level));
+                    self.mqtt_summary = Some((m.summary(), "WebSocket"));
+                }
+            }
+            Layer::Tls(t) => {
+                let TlsLayer {
+                    conn,
+                    inner,
+                    inner_meta,
+                } = *t;
+                if let (Some(mut st), Some(mut im)) = (inner, inner_meta) {
+                    // The inner layers end as the connection does.
+                    *im = ConnMeta {
+                        decrypted: true,
+                        ..meta.clone()
+                    };
+                    self.inner_summary = Some(Box::new(st.conclude(&im, out)));
+                }
+                self.tls_facts = Some(conn.into_facts());
+            }
+            _ => {}
+        }
+        let mut summary = self.summary_lines();
+        if let (Layer::Sniff, true) = (&self.layer, self.proto.is_none()) {
+            summary.clear();
+        }
+        let facts = std::mem::take(&mut self.facts);
+        let mqtt = self.mqtt_summary.take().map(|(s, transport)| {
+            Box::new(MqttFacts {
+                transport: if transport == "TCP" {
+                    "tcp"
+                } else {
+                    "websocket"
+                },
+                summary: s,
+                ..facts.mqtt
+            })
+        });
+        let s = ConnSummary {
+            protocol: self.proto.unwrap_or("unknown"),
+            sni: self
+                .tls_facts
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                .and_then(|c| c.sni.clone()),
+            alpn: self
+                .tls_facts
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                .map(|c| c.alpn.clone()),
+            tls: self.tls_facts.take().map(Box::new),
+            tunnel: self.tunnel.take(),
+            websocket_midstream: self.ws_midstream,
+            opening: self.opening,
+            decrypted_opening: None,
+            first_line: std::mem::take(&mut self.first_line),
+            opening_frame: self.opening_frame,
+            http: self.http_counts,
+            ws_frames: self.ws_frames,
+            ws_close: facts.ws_close,
+            mqtt,
+            summary,
+        };
+        match self.inner_summary.take() {
+            Some(inner) => merge_decrypted(s, *inner),
+            None => s,
+        }
+    }
+
     /// The connection is over: report upgrades still waiting.
     fn close_http(&mut self, meta: &ConnMeta, out: &mut dyn RecordSink) {
         let Layer::Http(h) = &mut self.layer else {
@@ -1633,6 +1860,29 @@ fn tls_lines(t: &TlsFacts) -> Vec<String> {
             if c.self_signed { "  self-signed" } else { "" }
         ));
     }
+    if let Some(d) = &t.decrypt {
+        if d.decrypted() {
+            let mut l = format!(
+                "decrypted with the key log: {} record(s) c2s, {} s2c from frame {}; {}/{} bytes of application data",
+                d.records[0],
+                d.records[1],
+                d.first_frame.unwrap_or(0),
+                d.app_bytes[0],
+                d.app_bytes[1]
+            );
+            if d.key_updates != [0, 0] {
+                l.push_str(&format!(
+                    "; key updates {} c2s, {} s2c",
+                    d.key_updates[0], d.key_updates[1]
+                ));
+            }
+            v.push(l);
+        } else if !d.secrets {
+            v.push("not decrypted: the key log has no secrets for this session".into());
+        } else {
+            v.push("not decrypted: the key log's secrets do not decrypt it".into());
+        }
+    }
     for a in &t.alerts {
         let who = if a.dir == 0 { "client" } else { "server" };
         if a.encrypted {
@@ -1681,6 +1931,30 @@ pub fn advantech_topic(topic: &str) -> Option<String> {
         )
     } else {
         None
+    }
+}
+
+/// A decrypted TLS connection: what went through it (its protocol, HTTP,
+/// WebSocket and MQTT facts) with the TLS facts and how it opened.
+fn merge_decrypted(outer: ConnSummary, inner: ConnSummary) -> ConnSummary {
+    let mut summary = outer.summary;
+    summary.extend(inner.summary);
+    ConnSummary {
+        protocol: if inner.protocol == "unknown" {
+            outer.protocol
+        } else {
+            inner.protocol
+        },
+        sni: outer.sni,
+        alpn: outer.alpn,
+        tls: outer.tls,
+        tunnel: outer.tunnel,
+        opening: outer.opening,
+        decrypted_opening: Some(inner.opening),
+        first_line: outer.first_line,
+        opening_frame: outer.opening_frame,
+        summary,
+        ..inner
     }
 }
 
@@ -1743,69 +2017,7 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
     }
 
     fn finish(&mut self, meta: &ConnMeta, out: &mut (dyn RecordSink + 'a)) {
-        self.close_http(meta, out);
-        let at = At {
-            frame: meta.last_frame,
-            ts: meta.last_ts,
-        };
-        let layer = std::mem::take(&mut self.layer);
-        let facts = &mut self.facts;
-        match layer {
-            Layer::Mqtt(mut m) => {
-                let level = m.level();
-                m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "tcp", level));
-                self.mqtt_summary = Some((m.summary(), "TCP"));
-            }
-            Layer::Ws(mut ws) => {
-                if let Some(m) = ws.mqtt.as_mut() {
-                    let level = m.level();
-                    m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "websocket", level));
-                    self.mqtt_summary = Some((m.summary(), "WebSocket"));
-                }
-            }
-            Layer::Tls(t) => self.tls_facts = Some(t.into_facts()),
-            _ => {}
-        }
-        let mut summary = self.summary_lines();
-        if let (Layer::Sniff, true) = (&self.layer, self.proto.is_none()) {
-            summary.clear();
-        }
-        let facts = std::mem::take(&mut self.facts);
-        let mqtt = self.mqtt_summary.take().map(|(s, transport)| {
-            Box::new(MqttFacts {
-                transport: if transport == "TCP" {
-                    "tcp"
-                } else {
-                    "websocket"
-                },
-                summary: s,
-                ..facts.mqtt
-            })
-        });
-        let s = ConnSummary {
-            protocol: self.proto.unwrap_or("unknown"),
-            sni: self
-                .tls_facts
-                .as_ref()
-                .and_then(|t| t.client_hello.as_ref())
-                .and_then(|c| c.sni.clone()),
-            alpn: self
-                .tls_facts
-                .as_ref()
-                .and_then(|t| t.client_hello.as_ref())
-                .map(|c| c.alpn.clone()),
-            tls: self.tls_facts.take().map(Box::new),
-            tunnel: self.tunnel.take(),
-            websocket_midstream: self.ws_midstream,
-            opening: self.opening,
-            first_line: std::mem::take(&mut self.first_line),
-            opening_frame: self.opening_frame,
-            http: self.http_counts,
-            ws_frames: self.ws_frames,
-            ws_close: facts.ws_close,
-            mqtt,
-            summary,
-        };
+        let s = self.conclude(meta, out);
         out.record(&Record::Summary { meta, s: &s });
     }
 }

@@ -221,3 +221,63 @@ fn proxied_devices_get_their_verdict_and_tunnel() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// The wss tunnels decrypted with the client's key log: the verdict and
+/// what went through the tunnel, as for the clear-text ones.
+#[test]
+fn proxied_wss_with_key_log() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (name, e) in expect() {
+        let Some(k) = e["keylog"].as_str() else {
+            continue;
+        };
+        checked += 1;
+        let dir = samples().join("proxy");
+        let (recs, _) = records_with(&dir.join(&name), &keylog_options(&dir.join(k)));
+        let v = &of_type(&recs, "capture")[0]["verdict"];
+        if v["status"] != "ok" {
+            failures.push(format!("{name}: verdict {}", v["text"]));
+        }
+        let mut legs = u64s(&e["streams"]);
+        legs.extend(u64s(&e["backend_streams"]));
+        for s in legs {
+            let of = |ty: &str| {
+                recs.iter()
+                    .filter(|r| r["type"] == ty && r["stream"] == s)
+                    .collect::<Vec<_>>()
+            };
+            let ws = of("ws");
+            let mqtt: Vec<&str> = of("mqtt")
+                .iter()
+                .map(|r| MQTT_TYPES[r["msg_type"].as_u64().unwrap_or(0) as usize & 15])
+                .collect();
+            let want: Vec<&str> = e["mqtt"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if ws.len() as u64 != e["ws_frames"].as_u64().unwrap() || mqtt != want {
+                failures.push(format!("{name} stream {s}: {} ws, mqtt {mqtt:?}", ws.len()));
+            }
+            if !ws.iter().all(|r| r["decrypted"] == true) {
+                failures.push(format!(
+                    "{name} stream {s}: ws records not marked decrypted"
+                ));
+            }
+        }
+        // tshark's frames of the device leg.
+        for m in e["tshark"]["mqtt"].as_array().into_iter().flatten() {
+            let m = m.as_str().unwrap();
+            let (dir, rest) = m.split_once(' ').unwrap();
+            let frame: u64 = rest.split_once('@').unwrap().1.parse().unwrap();
+            if !recs
+                .iter()
+                .any(|r| r["type"] == "mqtt" && r["dir"] == dir && r["frame"] == frame)
+            {
+                failures.push(format!("{name}: no MQTT {m}"));
+            }
+        }
+    }
+    assert!(checked >= 2);
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}

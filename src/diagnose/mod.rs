@@ -172,7 +172,10 @@ pub struct Counts {
     pub websocket: u64,
     pub mqtt_websocket: u64,
     pub mqtt_tcp: u64,
+    /// TLS connections whose contents are not known (not decrypted).
     pub tls: u64,
+    /// TLS connections decrypted with a key log.
+    pub tls_decrypted: u64,
     pub http: u64,
     /// Connections that tried to start a session (Upgrade, CONNECT) and
     /// the ones whose session was accepted.

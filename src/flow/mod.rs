@@ -152,6 +152,9 @@ pub struct ConnMeta {
     pub reasm_limit_hits: u64,
     /// The connection was removed before the capture ended (idle or table full).
     pub evicted: bool,
+    /// Set on the copy the protocol layers inside a decrypted TLS
+    /// connection report with: their records come from decrypted bytes.
+    pub decrypted: bool,
 }
 
 const MAX_GAPS_LISTED: usize = 64;
@@ -539,6 +542,7 @@ impl<H> FlowTable<H> {
             first_close: None,
             reasm_limit_hits: 0,
             evicted: false,
+            decrypted: false,
         };
         self.next_stream += 1;
         self.stats.streams = self.next_stream;

@@ -165,6 +165,9 @@ impl<W: Write> Jsonl<W> {
         o.u64("stream", m.stream)
             .display_plain("client", m.client)
             .display_plain("server", m.server);
+        if m.decrypted {
+            o.bool("decrypted", true);
+        }
     }
 
     fn upgrade(&mut self, m: &ConnMeta, u: &UpgradeInfo) {
@@ -490,12 +493,15 @@ impl<W: Write> Report for Jsonl<W> {
                     .end();
             });
         }
-        if p.protocol == "tls" {
+        if p.protocol == "tls" || p.tls.is_some() {
             o.opt_str("sni", p.sni.as_deref());
             match &p.alpn {
                 Some(a) => o.str_list("alpn", a.iter().map(|s| s.as_str())),
                 None => o.null("alpn"),
             };
+        }
+        if p.decrypted() {
+            o.bool("decrypted", true);
         }
         o.end();
         self.flush_line();
