@@ -233,17 +233,23 @@ pub(super) fn findings(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &m
                 .as_ref()
                 .map(|f| format!("frame {}: {}", f.frame, f.error))
                 .unwrap_or_else(|| "no record could be decrypted".into());
-            out.push(
-                Finding::of(
-                    "tls_decrypt_failed",
-                    format!(
-                        "encrypted connection to {to}{sni}: {what}{alpn}{cert}; the key log has secrets for this session ({}) but they do not decrypt it ({why})",
-                        d.labels.join(", ")
-                    ),
-                )
-                .stream(st)
-                .frames(hello_frame.into_iter().chain(d.failure.as_ref().map(|f| f.frame))),
-            );
+            let mut f = Finding::of(
+                "tls_decrypt_failed",
+                format!(
+                    "encrypted connection to {to}{sni}: {what}{alpn}{cert}; the key log has secrets for this session ({}) but they do not decrypt it ({why})",
+                    d.labels.join(", ")
+                ),
+            )
+            .stream(st)
+            .frames(hello_frame.into_iter().chain(d.failure.as_ref().map(|f| f.frame)));
+            if let Some(fl) = d.failure.as_ref().filter(|f| !f.auth) {
+                f = f.hint(if fl.error.contains("is not decrypted") {
+                    "wsdoctor decrypts TLS 1.2 and 1.3 with AES-GCM, ChaCha20-Poly1305 and AES-CBC (SHA-1, SHA-256, SHA-384) suites; this session uses another version or suite. Wireshark may decrypt it with the same key log."
+                } else {
+                    "The key log lacks a secret this session needs (TLS 1.3 logs one line per secret: CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0): give the complete key log the client wrote."
+                });
+            }
+            out.push(f);
         }
         None => out.push(
             Finding::of(
