@@ -171,9 +171,11 @@ impl Report for CaptureReport {
         self.conns_total += 1;
         let o = self.open.remove(&meta.stream).unwrap_or_default();
         if self.conns.len() < MAX_CONNS {
+            let mut proto = proto.clone();
+            proto.summary = super::lines::conn_lines(&proto, upgrades);
             self.conns.push(Conn {
                 meta: meta.clone(),
-                proto: proto.clone(),
+                proto,
                 upgrades: upgrades.iter().take(16).cloned().collect(),
                 events: o.events,
                 events_dropped: o.dropped,
