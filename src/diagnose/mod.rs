@@ -22,7 +22,7 @@ use crate::event::{CaptureSummary, ConnSummary, Record, RecordSink};
 use crate::flow::{ConnMeta, FlowOut};
 use crate::proto::handshake::UpgradeInfo;
 use crate::proto::mqtt::SessionFinding;
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 pub use cross::DecodeIssues;
 
@@ -284,7 +284,7 @@ impl<'a> Diagnoser<'a> {
     pub fn new(out: &'a mut dyn Report) -> Self {
         Diagnoser {
             out,
-            live: HashMap::new(),
+            live: HashMap::default(),
             cross: cross::Cross::default(),
             problems: 0,
             error: false,

@@ -14,7 +14,7 @@ pub use reasm::{Chunk, Clock, EndKind, ReasmLimits, Reassembly, SegIn, SegNote};
 
 use crate::capture::Ts;
 use crate::wire::{flags, Segment};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 /// Direction of data within a connection.
@@ -275,7 +275,7 @@ pub struct FlowTable<H> {
 impl<H> FlowTable<H> {
     pub fn new(limits: FlowLimits, new_handler: Box<dyn FnMut() -> H + Send>) -> Self {
         FlowTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             next_stream: 0,
