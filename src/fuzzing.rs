@@ -265,6 +265,9 @@ pub fn wire(data: &[u8]) {
     ] {
         check_decoded(frame, &wire::decode(lt, frame, orig));
     }
+    // The fast path for plain Ethernet/IP + TCP decodes as the general one.
+    wire::fast_path_agrees(true, frame);
+    wire::fast_path_agrees(false, frame);
     let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     check_decoded(frame, &wire::tcp_from_reassembled(v4, v4, frame));
     // a reassembled tunnel datagram (GRE, IP-in-IP, 6in4) at any depth
