@@ -355,6 +355,25 @@ pub fn endpoint(ip: &IpAddr, port: u16) -> String {
     }
 }
 
+/// The fast path and the general one agree: `Some` from the fast path is
+/// what the general path decodes (for tests and the `wire` fuzz target).
+/// Returns whether the fast path took the frame.
+pub fn fast_path_agrees(ethernet: bool, data: &[u8]) -> bool {
+    let (fast, slow) = if ethernet {
+        (fast::ethernet(data), slow_ethernet(data, 0))
+    } else {
+        (fast::ip(data), slow_ip(data, 0))
+    };
+    match (fast, slow) {
+        (None, _) => false,
+        (Some(f), Decoded::Tcp(s)) => {
+            assert_eq!(f, s, "fast path differs from the general one");
+            true
+        }
+        (Some(f), other) => panic!("fast path took {f:?}, the general one says {other:?}"),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -489,23 +508,3 @@ pub(crate) mod tests {
         assert_eq!(endpoint(&"::1".parse().unwrap(), 80), "[::1]:80");
     }
 }
-
-/// The fast path and the general one agree: `Some` from the fast path is
-/// what the general path decodes (for tests and the `wire` fuzz target).
-/// Returns whether the fast path took the frame.
-pub fn fast_path_agrees(ethernet: bool, data: &[u8]) -> bool {
-    let (fast, slow) = if ethernet {
-        (fast::ethernet(data), slow_ethernet(data, 0))
-    } else {
-        (fast::ip(data), slow_ip(data, 0))
-    };
-    match (fast, slow) {
-        (None, _) => false,
-        (Some(f), Decoded::Tcp(s)) => {
-            assert_eq!(f, s, "fast path differs from the general one");
-            true
-        }
-        (Some(f), other) => panic!("fast path took {f:?}, the general one says {other:?}"),
-    }
-}
-
