@@ -1668,9 +1668,7 @@ impl Stack {
             self.upgrades.push(info);
         }
     }
-
 }
-
 
 /// A decrypted TLS connection: what went through it (its protocol, HTTP,
 /// WebSocket and MQTT facts) with the TLS facts and how it opened.
@@ -1751,6 +1749,16 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
         }
     }
 
+    fn done(&self) -> bool {
+        // Both directions' first bytes are noted (the diagnosis reads them).
+        let opened = self.opening_frame.iter().all(Option::is_some);
+        match &self.layer {
+            Layer::Opaque => opened,
+            Layer::Tls(t) => opened && t.inner.is_none() && t.conn.done(),
+            _ => false,
+        }
+    }
+
     fn finish(&mut self, meta: &ConnMeta, out: &mut (dyn RecordSink + 'a)) {
         let s = self.conclude(meta, out);
         out.record(&Record::Summary { meta, s: &s });
@@ -1799,5 +1807,4 @@ mod tests {
             assert_ne!(sniff(&all[..n]), Sniff::Unknown, "prefix {n}");
         }
     }
-
 }

@@ -200,6 +200,13 @@ pub trait Handler<O: FlowOut + ?Sized> {
     fn chunk(&mut self, meta: &mut ConnMeta, dir: Dir, chunk: Chunk<'_>, out: &mut O);
     /// The connection is done (both directions ended, evicted, or capture end).
     fn finish(&mut self, meta: &ConnMeta, out: &mut O);
+    /// The handler wants no more data of this connection (it carries
+    /// nothing decoded: an unknown protocol, TLS without keys after its
+    /// handshake). The table then only follows its TCP lifecycle: packets,
+    /// bytes, retransmissions, FIN/RST; nothing is held or copied.
+    fn done(&self) -> bool {
+        false
+    }
 }
 
 /// Limits of the connection table.
@@ -257,6 +264,9 @@ pub struct FlowStats {
     pub evicted_idle: u64,
     pub evicted_full: u64,
     pub total_ooo_limit_hits: u64,
+    /// Connections followed by their TCP lifecycle only once their handler
+    /// was done (`Handler::done`).
+    pub discarded: u64,
 }
 
 /// The connection table.
@@ -377,10 +387,21 @@ impl<H> FlowTable<H> {
             ts,
         };
         let mut swapped = false;
-        let mut emit = |d: usize, c: Chunk<'_>| deliver(meta, handler, d, c, out, &mut swapped);
+        let discarding = tcp.discarding();
+        let mut emit = |d: usize, c: Chunk<'_>| {
+            if discarding {
+                count_only(meta, d, &c);
+            } else {
+                deliver(meta, handler, d, c, out, &mut swapped)
+            }
+        };
         let note = tcp.segment(dir.idx(), &input, clk, lim, &mut emit);
         if tcp.pending() {
             tcp.tick(clk, false, frame, ts, lim, &mut emit);
+        }
+        if !discarding && handler.as_ref().is_some_and(|h| h.done()) {
+            tcp.discard();
+            self.stats.discarded += 1;
         }
         if swapped {
             // Reassembly indices follow the roles at creation; the swap moved
@@ -774,6 +795,13 @@ impl<H> FlowTable<H> {
 }
 
 /// Route a chunk to the handler, keeping TCP accounting.
+/// A chunk of a connection whose handler is done: its bytes are counted.
+fn count_only(meta: &mut ConnMeta, d: usize, c: &Chunk<'_>) {
+    if let Chunk::Data { bytes, .. } = c {
+        meta.bytes[d & 1] += bytes.len() as u64;
+    }
+}
+
 fn deliver<O: FlowOut + ?Sized, H: Handler<O>>(
     meta: &mut ConnMeta,
     handler: &mut Option<Box<H>>,
@@ -806,5 +834,121 @@ fn deliver<O: FlowOut + ?Sized, H: Handler<O>>(
     handler.chunk(meta, dir, c, out);
     if meta.client != before {
         *swapped = !*swapped;
+    }
+}
+
+#[cfg(test)]
+mod discard_tests {
+    use super::*;
+    use crate::wire::Segment;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// Takes data until it has `want` bytes, then is done.
+    struct Taker {
+        got: Vec<u8>,
+        want: usize,
+        finished: bool,
+    }
+
+    #[derive(Default)]
+    struct Out {
+        metas: Vec<ConnMeta>,
+    }
+
+    impl FlowOut for Out {
+        fn connection(&mut self, meta: &ConnMeta) {
+            self.metas.push(meta.clone());
+        }
+        fn table_full(&mut self, _: u64, _: usize) {}
+    }
+
+    impl Handler<Out> for Taker {
+        fn chunk(&mut self, _: &mut ConnMeta, _: Dir, c: Chunk<'_>, _: &mut Out) {
+            if let Chunk::Data { bytes, .. } = c {
+                self.got.extend_from_slice(bytes);
+            }
+        }
+        fn finish(&mut self, _: &ConnMeta, _: &mut Out) {
+            self.finished = true;
+            assert_eq!(self.got, b"hello", "nothing after done() is delivered");
+        }
+        fn done(&self) -> bool {
+            self.got.len() >= self.want
+        }
+    }
+
+    fn seg(c2s: bool, seq: u32, fl: u8, payload: &'static [u8]) -> Segment<'static> {
+        let (a, b) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        let (src, dst, sport, dport) = if c2s {
+            (a, b, 40000, 443)
+        } else {
+            (b, a, 443, 40000)
+        };
+        Segment {
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack: 0,
+            flags: fl,
+            payload,
+            claimed_len: payload.len() as u32,
+            wire_len: payload.len() as u32,
+        }
+    }
+
+    #[test]
+    fn a_done_handler_gets_nothing_more_and_the_lifecycle_goes_on() {
+        let mut t: FlowTable<Taker> = FlowTable::new(
+            FlowLimits::default(),
+            Box::new(|| Taker {
+                got: Vec::new(),
+                want: 5,
+                finished: false,
+            }),
+        );
+        let mut out = Out::default();
+        let ts = |n: i64| Ts::new(1_700_000_000 + n, 0, 6);
+        let f = &mut 0u64;
+        let mut feed = |t: &mut FlowTable<Taker>, s: Segment<'_>, out: &mut Out| {
+            *f += 1;
+            t.segment(*f, ts(*f as i64), &s, out);
+        };
+        feed(&mut t, seg(true, 99, flags::SYN, b""), &mut out);
+        feed(&mut t, seg(true, 100, flags::ACK, b"hello"), &mut out);
+        // after done: more data, a retransmission, a hole, then FIN both ways
+        feed(&mut t, seg(true, 105, flags::ACK, b" world"), &mut out);
+        feed(&mut t, seg(true, 105, flags::ACK, b" world"), &mut out);
+        feed(
+            &mut t,
+            seg(true, 200, flags::ACK, b"after a hole"),
+            &mut out,
+        );
+        feed(
+            &mut t,
+            seg(true, 212, flags::FIN | flags::ACK, b""),
+            &mut out,
+        );
+        feed(
+            &mut t,
+            seg(false, 500, flags::FIN | flags::ACK, b"bye"),
+            &mut out,
+        );
+        t.finish_all(&mut out);
+        assert_eq!(t.stats.discarded, 1);
+        let m = &out.metas[0];
+        assert_eq!(m.packets, 7);
+        assert_eq!(m.retransmissions, 1);
+        assert!(
+            m.gaps.is_empty(),
+            "holes of a discarded connection are not gaps"
+        );
+        assert_eq!(m.end, ConnEnd::Fin);
+        assert_eq!(m.bytes, [5 + 6 + 12, 3]);
+        assert!(m.fin_seen[0] && m.fin_seen[1]);
     }
 }

@@ -174,6 +174,9 @@ struct Half {
     held: BTreeMap<u64, Held>,
     held_bytes: usize,
     tail: Vec<u8>,
+    /// The protocol layers want no more data: sequence state only (ends,
+    /// retransmissions), nothing held or copied.
+    discard: bool,
 }
 
 type Emit<'e> = dyn FnMut(usize, Chunk<'_>) + 'e;
@@ -231,7 +234,7 @@ impl Half {
         }
         self.advance(data.len() as u64);
         let keep = lim.overlap_check_bytes;
-        if keep > 0 {
+        if keep > 0 && !self.discard {
             if data.len() >= keep {
                 self.tail.clear();
                 self.tail
@@ -260,7 +263,10 @@ impl Half {
         }
         self.advance(len);
         self.tail.clear();
-        emit(d, Chunk::Gap { len, frame, ts });
+        // Holes of a discarded connection are nobody's concern.
+        if !self.discard {
+            emit(d, Chunk::Gap { len, frame, ts });
+        }
     }
 
     fn advance(&mut self, n: u64) {
@@ -613,7 +619,16 @@ impl Reassembly {
                 }
                 me.high = me.high.max(fresh_end as u64);
                 let front_free = me.held.keys().next().is_none_or(|&k| k > me.off);
-                if from == off && need == 0 && front_free {
+                if me.discard {
+                    // Nothing is waited for: a hole is passed over unreported.
+                    if from > off {
+                        me.advance((from - off) as u64);
+                    }
+                    me.deliver(d, data, s.frame, s.ts, lim, emit);
+                    if missing > 0 {
+                        me.advance(missing);
+                    }
+                } else if from == off && need == 0 && front_free {
                     me.deliver(d, data, s.frame, s.ts, lim, emit);
                     if missing > 0 {
                         me.gap(d, missing, s.frame, s.ts, emit);
@@ -788,6 +803,26 @@ impl Reassembly {
             h.held_bytes = 0;
             emit(d, Chunk::End { kind: k, frame, ts });
         }
+    }
+
+    /// The protocol layers want no more data: drop what is held (its holes
+    /// are not reported) and from now on follow sequence numbers only.
+    pub fn discard(&mut self) {
+        for h in &mut self.h {
+            h.discard = true;
+            if let Some((&last, held)) = h.held.iter().next_back() {
+                let end = last + held.data.len() as u64 + u64::from(held.missing);
+                if end > h.off {
+                    h.advance(end - h.off);
+                }
+            }
+        }
+        self.shrink();
+    }
+
+    /// Whether [`Reassembly::discard`] was called.
+    pub fn discarding(&self) -> bool {
+        self.h[0].discard
     }
 
     /// Free the buffers of ended directions (the sequence state stays).

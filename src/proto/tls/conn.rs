@@ -336,6 +336,23 @@ impl TlsConn {
         &self.facts
     }
 
+    /// Nothing more can be learnt from this connection's bytes: both
+    /// directions stopped (not TLS, a gap), or the handshake completed,
+    /// both sides sent encrypted data after it, and nothing is decrypted.
+    pub fn done(&self) -> bool {
+        if self.dirs.iter().all(|d| d.done) {
+            return true;
+        }
+        let f = &self.facts;
+        let decrypting =
+            self.dirs.iter().any(|d| d.dec.is_some()) || self.waiting.iter().any(Option::is_some);
+        !decrypting
+            && f.handshake_complete()
+            && f.encrypted_records[0] >= 2
+            && f.encrypted_records[1] >= 2
+            && f.server_after_client > 0
+    }
+
     pub fn into_facts(self) -> TlsFacts {
         self.facts
     }
