@@ -403,6 +403,13 @@ impl Half {
         ts: Ts,
         emit: &mut Emit<'_>,
     ) -> bool {
+        // The last sequence number acknowledged beyond everything seen may
+        // be an uncaptured FIN: not a byte missing.
+        let need = if self.held.is_empty() && need == self.high.saturating_add(1) {
+            self.high
+        } else {
+            need
+        };
         if self.ended || self.off >= need {
             return false;
         }
@@ -539,11 +546,10 @@ impl Reassembly {
             note.acked_unseen = peer.on_ack(a, clk, lim);
             let pa = peer.offset_of(a);
             if pa > peer.off as i64 && (pa as u64).saturating_sub(peer.high) <= lim.max_ack_ahead {
+                // One past the highest byte seen may be the ACK of a FIN or of
+                // one byte not seen yet: waited for (a FIN never captured
+                // costs no gap when the wait is given up, see skip_holes_to).
                 let mut n = pa as u64;
-                if n == peer.high.saturating_add(1) {
-                    // The ACK of a FIN (captured or not) is not data to wait for.
-                    n = peer.high;
-                }
                 if let Some((p, _)) = peer.end_at {
                     n = n.min(p);
                 }
