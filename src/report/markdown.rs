@@ -398,15 +398,26 @@ fn verdict_group<'a>(
 fn ticket(s: &mut String, r: &CaptureReport, slug: &str) {
     let groups = r.grouped();
     let vg = verdict_group(r, &groups);
-    let _ = writeln!(s, "- **Verdict:** {}", escape(&r.verdict()));
-    if let Some((code, fs)) = vg {
+    let verdict = r.verdict();
+    match vg {
+        Some((code, _)) => {
+            let _ = writeln!(
+                s,
+                "- **Verdict:** {} ({})",
+                escape(&verdict),
+                code_span(code, false)
+            );
+        }
+        None => {
+            let _ = writeln!(s, "- **Verdict:** {}", escape(&verdict));
+        }
+    }
+    if let Some((_, fs)) = vg {
         let f = fs[0];
-        let _ = writeln!(
-            s,
-            "- **Cause:** {} ({})",
-            escape(&f.message),
-            code_span(code, false)
-        );
+        // The headline often is the finding's message: not twice.
+        if !verdict.contains(f.message.as_str()) {
+            let _ = writeln!(s, "- **Cause:** {}", escape(&f.message));
+        }
         let _ = writeln!(s, "- **Fix:** {}", escape(&f.hint));
     }
     // The connections the verdict is about (else those with a session).
@@ -419,8 +430,6 @@ fn ticket(s: &mut String, r: &CaptureReport, slug: &str) {
             .map(|c| c.meta.stream)
             .collect(),
     };
-    streams.sort_unstable();
-    streams.dedup();
     let frames: Vec<u64> = match vg {
         Some((_, fs)) => {
             let mut v: Vec<u64> = fs.iter().flat_map(|f| f.frames.iter().copied()).collect();
@@ -430,6 +439,21 @@ fn ticket(s: &mut String, r: &CaptureReport, slug: &str) {
         }
         None => Vec::new(),
     };
+    // A finding across connections names frames: their connections.
+    if streams.is_empty() {
+        streams = r
+            .conns
+            .iter()
+            .filter(|c| {
+                frames
+                    .iter()
+                    .any(|f| (c.meta.first_frame..=c.meta.last_frame).contains(f))
+            })
+            .map(|c| c.meta.stream)
+            .collect();
+    }
+    streams.sort_unstable();
+    streams.dedup();
     if !streams.is_empty() || !frames.is_empty() {
         let mut w = Vec::new();
         if !streams.is_empty() {
