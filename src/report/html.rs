@@ -263,7 +263,7 @@ th.sort{cursor:pointer}th.sort::after{content:" \2195";color:#afb8c1}
 th[aria-sort=ascending]::after{content:" \2191";color:var(--fg)}th[aria-sort=descending]::after{content:" \2193";color:var(--fg)}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.file{overflow-wrap:anywhere;min-width:150px;max-width:280px}
-td.codes{overflow-wrap:anywhere;max-width:260px;font-size:12px}
+td.codes{min-width:210px;max-width:300px;font-size:12px}td.codes a{white-space:nowrap}
 td.zero{color:#afb8c1}
 .filters{display:flex;gap:8px 16px;flex-wrap:wrap;align-items:center;margin:6px 0;font-size:13px}
 .filters select,.filters input{font:inherit;padding:2px 4px}
@@ -316,7 +316,7 @@ table.upg td{overflow-wrap:anywhere}
 .tlcap{color:var(--muted);font-size:12px;margin:0 0 4px}
 .legend{font-size:12.5px;color:var(--muted);display:flex;gap:14px;flex-wrap:wrap;margin:0 0 6px}
 .dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:4px;vertical-align:-1px}
-.dot.http{background:var(--http)}.dot.ws{background:var(--ws)}.dot.mqtt{background:var(--mqtt)}.dot.tcp{background:var(--tcp)}.dot.bad{background:var(--bad);box-shadow:0 0 0 2px var(--bad-bg)}
+.dot.http{background:var(--http)}.dot.ws{background:var(--ws)}.dot.mqtt{background:var(--mqtt)}.dot.tls{background:#953800}.dot.tcp{background:var(--tcp)}.dot.bad{background:var(--bad);box-shadow:0 0 0 2px var(--bad-bg)}
 .more{color:var(--muted);font-style:italic}
 .none{color:var(--muted)}
 .badt{color:var(--bad);font-weight:600}
@@ -766,7 +766,7 @@ fn capture(s: &mut String, slug: &str, r: &CaptureReport) {
         s.push_str(
             "<div class=\"legend\"><span>Timelines, in frame order; client→server above the line, server→client below:</span>\
              <span><i class=\"dot http\"></i>HTTP</span><span><i class=\"dot ws\"></i>WebSocket</span>\
-             <span><i class=\"dot mqtt\"></i>MQTT</span><span><i class=\"dot tcp\"></i>TCP</span>\
+             <span><i class=\"dot mqtt\"></i>MQTT</span><span><i class=\"dot tls\"></i>TLS</span><span><i class=\"dot tcp\"></i>TCP</span>\
              <span><i class=\"dot bad\"></i>problem</span></div>\n",
         );
         for c in &chosen {
@@ -968,7 +968,7 @@ fn conn_block(s: &mut String, slug: &str, c: &Conn, flagged: bool) {
     if let Some(sni) = &m.sni {
         lines.push(format!("TLS server name (SNI): {sni}"));
     }
-    if let Some(alpn) = &m.alpn {
+    if let Some(alpn) = m.alpn.as_ref().filter(|a| !a.is_empty()) {
         lines.push(format!("ALPN: {}", alpn.join(", ")));
     }
     // The upgrade's own summary line is shown as the table below.
@@ -1167,33 +1167,26 @@ fn upgrade_detail(s: &mut String, u: &Upgrade, i: usize, n: usize) {
         }
     }
     s.push_str("</div>\n");
-    match &u.body {
-        Some(Payload::Text(_)) => {
-            let title = u.error_title();
-            let lines = u.error_lines(MAX_PAGE_LINES);
-            if title.is_some() || !lines.is_empty() {
-                let _ = writeln!(
-                    s,
-                    "<p class=\"cap\">Response body (first {} bytes kept){}</p>",
-                    crate::proto::handshake::BODY_EXCERPT,
-                    match &title {
-                        Some(t) => format!(": page title <b>“{}”</b>", escape(t)),
-                        None => String::new(),
-                    }
-                );
-                if !lines.is_empty() {
-                    let _ = writeln!(s, "<pre class=\"page\">{}</pre>", escape(&lines.join("\n")));
-                }
+    let title = u.error_title();
+    let lines = u.error_lines(MAX_PAGE_LINES);
+    if title.is_some() || !lines.is_empty() {
+        let _ = writeln!(
+            s,
+            "<p class=\"cap\">Response body{}</p>",
+            match &title {
+                Some(t) => format!(": page title <b>“{}”</b>", escape(t)),
+                None => String::new(),
             }
+        );
+        if !lines.is_empty() {
+            let _ = writeln!(s, "<pre class=\"page\">{}</pre>", escape(&lines.join("\n")));
         }
-        Some(Payload::Binary(b)) => {
-            let _ = writeln!(
-                s,
-                "<p class=\"cap\">Response body: not text (first bytes: <span class=\"mono\">{}</span>)</p>",
-                hex(b, 32)
-            );
-        }
-        None => {}
+    } else if let Some(Payload::Binary(b)) = &u.body {
+        let _ = writeln!(
+            s,
+            "<p class=\"cap\">Response body: not text (first bytes: <span class=\"mono\">{}</span>)</p>",
+            hex(b, 32)
+        );
     }
     s.push_str("<dl class=\"kv\">");
     kv(s, "Outcome", &u.outcome.replace('_', " "));
@@ -1633,6 +1626,7 @@ fn layer_color(layer: &str, bad: bool) -> &'static str {
         "http" => "#0969da",
         "ws" => "#8250df",
         "mqtt" => "#1a7f37",
+        "tls" => "#953800",
         _ => "#6e7781",
     }
 }
@@ -1655,6 +1649,38 @@ fn points(c: &Conn) -> (Vec<Option<Point>>, u64) {
     }
     for e in &c.events {
         all.push(event_point(e, t0));
+    }
+    // The TLS handshake, from the connection's facts.
+    if let Some(t) = &m.tls {
+        let mut tls = |frame: u64, dir: Dir, label: String, bad: bool| {
+            all.push(Point {
+                frame,
+                t: None,
+                dir: Some(dir),
+                layer: "tls",
+                label,
+                bad,
+            })
+        };
+        if let Some(f) = t.client_hello_frame {
+            tls(f, Dir::C2S, "ClientHello".into(), false);
+        }
+        if let Some(f) = t.server_hello_frame {
+            tls(
+                f,
+                Dir::S2C,
+                format!("ServerHello {}", t.version.as_deref().unwrap_or("")),
+                false,
+            );
+        }
+        for a in &t.alerts {
+            tls(
+                a.frame,
+                a.dir,
+                format!("alert {}", a.name),
+                a.level == "fatal",
+            );
+        }
     }
     match (m.end, m.rst_frame) {
         (_, Some(f)) => all.push(Point {

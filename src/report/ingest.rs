@@ -205,6 +205,7 @@ fn upgrade(v: &Value) -> Option<Upgrade> {
             confidence: s(p, "confidence").unwrap_or_default(),
         }),
         body: payload(v, "response_body"),
+        page_text: strs(v, "response_text", crate::proto::handshake::PAGE_TEXT_LINES),
     })
 }
 

@@ -251,6 +251,12 @@ impl<W: Write> Jsonl<W> {
             ),
             None => o.null("response_version"),
         };
+        let text: Vec<String> = u
+            .page_text
+            .iter()
+            .map(|l| sec.text(l).into_owned())
+            .collect();
+        o.str_list("response_text", text.iter().map(|l| l.as_str()));
         if u.body.is_empty() {
             o.null("response_body");
         } else {

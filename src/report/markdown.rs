@@ -21,6 +21,8 @@ use std::fmt::Write as _;
 /// Evidence lines shown per connection, and connections shown per ticket.
 pub const MAX_EVIDENCE_LINES: usize = 24;
 pub const MAX_EVIDENCE_CONNS: usize = 2;
+/// Lines of an error page's text quoted in the evidence.
+pub const MAX_PAGE_LINES: usize = 4;
 
 /// Escape text from a capture for Markdown (also safe inside table cells):
 /// `` \ ` * [ ] < > | & ~ # `` and `_` at word edges are backslash-escaped;
@@ -270,6 +272,9 @@ pub fn evidence(c: &Conn) -> Vec<String> {
                 }
                 if let Some(t) = u.error_title() {
                     l.push(format!("error page title: {}", quote(&t)));
+                }
+                for t in u.error_lines(MAX_PAGE_LINES) {
+                    l.push(format!("error page: {t}"));
                 }
                 items.push((f, Some(Dir::S2C), l));
             }

@@ -185,6 +185,8 @@ pub struct Upgrade {
     pub server: Option<ServerInfo>,
     /// The first bytes of the response body (an error page).
     pub body: Option<Payload>,
+    /// The first lines of text of the response body.
+    pub page_text: Vec<String>,
 }
 
 fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -228,6 +230,7 @@ impl Upgrade {
             }),
             body: (!u.body.is_empty())
                 .then(|| Payload::from_bytes(&u.body, crate::proto::handshake::BODY_EXCERPT)),
+            page_text: u.page_text.clone(),
         }
     }
 
@@ -287,104 +290,24 @@ impl Upgrade {
             + lower[start..]
                 .find("</title")
                 .unwrap_or(lower.len() - start);
-        let t = collapse(&decode_entities(&body[start..end]));
+        let t = crate::proto::handshake::decode_entities(&body[start..end])
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         (!t.is_empty()).then(|| truncate(&t, 200))
     }
 
-    /// The first `max` lines of text of the body excerpt (markup removed).
+    /// The first `max` lines of text of the response body (markup
+    /// removed), without the title.
     pub fn error_lines(&self, max: usize) -> Vec<String> {
-        let Some(Payload::Text(body)) = &self.body else {
-            return Vec::new();
-        };
-        page_text(body)
-            .into_iter()
-            .filter(|l| Some(l.as_str()) != self.error_title().as_deref())
+        let title = self.error_title();
+        self.page_text
+            .iter()
+            .filter(|l| Some(l.as_str()) != title.as_deref())
             .take(max)
+            .cloned()
             .collect()
     }
-}
-
-/// A few HTML entities, enough for error pages.
-fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    s.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
-}
-
-fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The visible text of an HTML page (or a plain text body), by lines:
-/// tags removed, `<script>` / `<style>` / `<head>` content dropped, block
-/// elements end lines, whitespace collapsed.
-fn page_text(body: &str) -> Vec<String> {
-    let lower = body.to_ascii_lowercase();
-    let mut text = String::with_capacity(body.len());
-    let mut i = 0;
-    let b = body.as_bytes();
-    while i < b.len() {
-        if b[i] != b'<' {
-            let next = body[i..].find('<').map_or(body.len(), |n| i + n);
-            text.push_str(&body[i..next]);
-            i = next;
-            continue;
-        }
-        let Some(close) = body[i..].find('>') else {
-            break;
-        };
-        let tag = &lower[i + 1..i + close];
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        i += close + 1;
-        if !tag.starts_with('/') && matches!(name.as_str(), "script" | "style" | "title") {
-            match lower[i..].find(&format!("</{name}")) {
-                Some(end) => i += end,
-                None => break,
-            }
-            continue;
-        }
-        if matches!(
-            name.as_str(),
-            "br" | "p"
-                | "div"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "li"
-                | "tr"
-                | "fieldset"
-                | "legend"
-                | "hr"
-                | "pre"
-                | "table"
-                | "ul"
-                | "body"
-                | "center"
-        ) {
-            text.push('\n');
-        } else {
-            text.push(' ');
-        }
-    }
-    decode_entities(&text)
-        .lines()
-        .map(collapse)
-        .filter(|l| !l.is_empty())
-        .map(|l| truncate(&l, 300))
-        .collect()
 }
 
 /// At most `max` characters of `s`, with an ellipsis when cut.
@@ -1338,6 +1261,12 @@ fn redact_upgrade(u: &mut Upgrade, sec: Secrets) {
             *t = v;
         }
     }
+    u.page_text
+        .truncate(crate::proto::handshake::PAGE_TEXT_LINES);
+    for l in &mut u.page_text {
+        text(l);
+        cap(l, crate::proto::handshake::PAGE_TEXT_CHARS);
+    }
 }
 
 fn redact_packet(p: &mut MqttPacket, opts: ModelOpts) {
@@ -1550,6 +1479,7 @@ mod tests {
             websocket: true,
             server: None,
             body: Some(Payload::Text(page.into())),
+            page_text: crate::proto::handshake::page_text(page.as_bytes()),
         };
         assert_eq!(
             u.error_title().as_deref(),
