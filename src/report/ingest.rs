@@ -224,7 +224,8 @@ fn ws(v: &Value) -> Option<WsFrame> {
 
 fn mqtt(v: &Value) -> Option<MqttPacket> {
     let msg_type = u8_(v, "msg_type")?;
-    let connect = (msg_type == 1).then(|| MqttConnect {
+    // A CONNECT whose body was not decoded (too large) has no fields.
+    let connect = (msg_type == 1 && v.get("protocol_name").is_some()).then(|| MqttConnect {
         protocol_name: s(v, "protocol_name").unwrap_or_default(),
         level: u8_(v, "protocol_level").unwrap_or(0),
         client_id: s(v, "client_id"),

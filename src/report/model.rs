@@ -1018,11 +1018,15 @@ impl CaptureReport {
         Some(self.open.entry(stream).or_default())
     }
 
+    /// Is there room for what is gathered about `stream`?
+    fn room_for(&self, stream: u64) -> bool {
+        self.conns.len() < MAX_CONNS
+            && (self.open.contains_key(&stream) || self.open.len() < MAX_OPEN)
+    }
+
     /// Would a detail of `stream` be kept (so that it is worth building)?
     pub fn wants_detail(&self, stream: u64) -> bool {
-        self.opts.detail
-            && self.conns.len() < MAX_CONNS
-            && (self.open.contains_key(&stream) || self.open.len() < MAX_OPEN)
+        self.opts.detail && self.room_for(stream)
     }
 
     fn event(o: &mut OpenConn, e: TimelineEvent) {
@@ -1086,6 +1090,7 @@ impl CaptureReport {
             return;
         };
         o.ws_frames[w.dir.idx()] += 1;
+        cap(&mut w.opcode_name, 32);
         if let Some(r) = w.close_reason.take() {
             let mut r = sec.text_owned(r);
             cap(&mut r, MAX_VALUE_CHARS);
@@ -1217,15 +1222,27 @@ impl CaptureReport {
     }
 }
 
+/// Bytes of header fields kept per HTTP message (as HttpLimits reads at
+/// most 64 KiB of a head, a live message never reaches it).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 fn redact_headers(h: &mut Vec<(String, String)>, sec: Secrets) {
     h.truncate(MAX_HEADERS);
-    for (name, value) in h.iter_mut() {
+    let mut total = 0;
+    let mut keep = h.len();
+    for (i, (name, value)) in h.iter_mut().enumerate() {
         if let std::borrow::Cow::Owned(v) = sec.header(name, value) {
             *value = v;
         }
         cap(name, 256);
         cap(value, MAX_VALUE_CHARS);
+        total += name.len() + value.len();
+        if total > MAX_HEAD_BYTES {
+            keep = i;
+            break;
+        }
     }
+    h.truncate(keep);
 }
 
 fn redact_upgrade(u: &mut Upgrade, sec: Secrets) {
@@ -1237,6 +1254,34 @@ fn redact_upgrade(u: &mut Upgrade, sec: Secrets) {
     };
     text(&mut u.uri);
     cap(&mut u.method, 64);
+    cap(&mut u.request_version, 32);
+    cap(&mut u.outcome, 32);
+    for s in [
+        &mut u.response_version,
+        &mut u.accept,
+        &mut u.accept_expected,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        cap(s, 256);
+    }
+    if let Some(p) = u.server.as_mut() {
+        p.evidence.truncate(16);
+        for s in [&mut p.product, &mut p.websocket, &mut p.confidence]
+            .into_iter()
+            .chain(p.version.as_mut())
+            .chain(p.os.as_mut())
+            .chain(p.evidence.iter_mut())
+        {
+            cap(s, 256);
+        }
+    }
+    if let Some(b) = u.body.as_mut() {
+        if b.as_bytes().len() > crate::proto::handshake::BODY_EXCERPT {
+            *b = b.cut(crate::proto::handshake::BODY_EXCERPT);
+        }
+    }
     redact_headers(&mut u.request_headers, sec);
     redact_headers(&mut u.response_headers, sec);
     for p in u
@@ -1271,17 +1316,27 @@ fn redact_upgrade(u: &mut Upgrade, sec: Secrets) {
 
 fn redact_packet(p: &mut MqttPacket, opts: ModelOpts) {
     let sec = opts.secrets;
+    cap(&mut p.name, 32);
+    if let Some(r) = p.reason_name.as_mut() {
+        cap(r, 256);
+    }
     if let Some(c) = p.connect.as_mut() {
         c.username = c.username.take().map(|u| sec.text_owned(u));
         if let Some(pw) = c.password.as_mut() {
             *pw = sec.password(pw).into_owned();
         }
-        for s in [&mut c.client_id, &mut c.username, &mut c.will_topic]
-            .into_iter()
-            .flatten()
+        for s in [
+            &mut c.client_id,
+            &mut c.username,
+            &mut c.will_topic,
+            &mut c.password,
+        ]
+        .into_iter()
+        .flatten()
         {
             cap(s, MAX_VALUE_CHARS);
         }
+        cap(&mut c.protocol_name, 64);
     }
     if let Some(t) = p.topic.as_mut() {
         cap(t, MAX_VALUE_CHARS);
@@ -1292,6 +1347,9 @@ fn redact_packet(p: &mut MqttPacket, opts: ModelOpts) {
     }
     p.codes.truncate(MAX_FILTERS);
     p.anomalies.truncate(MAX_FILTERS);
+    for a in &mut p.anomalies {
+        cap(a, 64);
+    }
     if let Some(pl) = p.payload.as_mut() {
         if pl.as_bytes().len() > opts.payload_bytes {
             *pl = pl.cut(opts.payload_bytes);
@@ -1361,6 +1419,13 @@ fn redact_conn(m: &mut ConnFacts, sec: Secrets) {
 
 impl diagnose::Report for CaptureReport {
     fn connection(&mut self, meta: &ConnMeta, proto: &ConnSummary) {
+        if self.conns.len() >= MAX_CONNS {
+            // What add_connection does with a connection it cannot keep,
+            // without building its facts first.
+            self.conns_total += 1;
+            self.open.remove(&meta.stream);
+            return;
+        }
         self.add_connection(ConnFacts::from_meta(meta, proto));
     }
 
@@ -1379,7 +1444,7 @@ impl diagnose::Report for CaptureReport {
     fn record(&mut self, r: &Record<'_>) {
         match r {
             Record::Upgrade { meta, info } => {
-                if self.conns.len() < MAX_CONNS {
+                if self.room_for(meta.stream) {
                     self.add_upgrade(meta.stream, Upgrade::from_info(info));
                 }
             }
