@@ -5,17 +5,22 @@ use crate::capture::{self, CaptureError, CaptureErrorKind, CaptureLimits, Ts};
 use crate::diagnose::{DecodeIssues, Diagnoser, Report, Status};
 use crate::event::{CaptureSummary, PacketCounts, RecordSink};
 use crate::flow::{Defrag, FlowLimits, FlowTable};
-use crate::stream::Stack;
+use crate::proto::tls::keylog::KeyLog;
+use crate::stream::{Keys, Stack};
 use crate::wire::{self, Decoded, Skip};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Settings of an analysis (all limits have defaults).
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub capture: CaptureLimits,
     pub flow: FlowLimits,
+    /// TLS secrets (`--tls-keylog`), for every file; a pcapng file's own
+    /// Decryption Secrets Blocks are used as well.
+    pub keylog: Option<Arc<KeyLog>>,
 }
 
 /// How a file went.
@@ -77,7 +82,13 @@ pub fn analyze_reader<R: Read>(
     sink: &mut dyn Report,
 ) -> Outcome {
     let mut diag = Diagnoser::new(sink);
-    let mut table: FlowTable<Stack> = FlowTable::new(opts.flow.clone(), Box::new(Stack::default));
+    let keys = Keys::new(opts.keylog.clone());
+    let handler_keys = keys.clone();
+    let mut table: FlowTable<Stack> = FlowTable::new(
+        opts.flow.clone(),
+        Box::new(move || Stack::with_keys(handler_keys.clone())),
+    );
+    let mut secret_warnings: Vec<(u64, String)> = Vec::new();
     let mut defrag = Defrag::default();
     let mut packets = 0u64;
     let mut bytes = 0u64;
@@ -88,6 +99,16 @@ pub fn analyze_reader<R: Read>(
     let mut counts = PacketCounts::default();
     let mut fatal: Option<CaptureError> = None;
     loop {
+        if reader.has_secrets() {
+            for (body, big) in reader.take_secrets() {
+                if let Err(e) = keys.add_dsb(&body, big) {
+                    if secret_warnings.len() < 16 {
+                        secret_warnings
+                            .push((0, format!("decryption secrets block not read: {e}")));
+                    }
+                }
+            }
+        }
         let rec = match reader.next_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
@@ -156,6 +177,7 @@ pub fn analyze_reader<R: Read>(
             .warnings
             .iter()
             .map(|w| (w.offset, w.message.clone()))
+            .chain(secret_warnings)
             .collect(),
         truncated_at: reader.truncated_at,
         incomplete: reader.truncated_at.is_some() || fatal.is_some(),

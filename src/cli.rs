@@ -93,7 +93,15 @@ pub struct Common {
     /// Print resource use (peak memory, time) to standard error at the end.
     #[arg(long, hide = true)]
     pub stats: bool,
+    /// TLS key log (NSS format, as SSLKEYLOGFILE writes it) to decrypt wss
+    /// and MQTT over TLS; may be given several times. Secrets embedded in a
+    /// pcapng file are used without it. The key log is never printed.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
 }
+
+/// Largest key log file read (a key log line is about 200 bytes).
+pub const MAX_KEYLOG_FILE_BYTES: u64 = 64 << 20;
 
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
@@ -335,12 +343,38 @@ pub fn expand_jsonl(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-pub fn options(c: &Common) -> Options {
+pub fn options(c: &Common) -> Result<Options, String> {
     let mut o = Options::default();
     o.flow.max_connections = c.max_connections.max(1);
     o.flow.reasm.max_ooo_bytes = c.max_ooo_bytes;
     o.flow.idle_timeout_secs = c.idle_timeout.max(1);
-    o
+    if !c.tls_keylog.is_empty() {
+        let mut log = crate::proto::tls::keylog::KeyLog::new();
+        for p in &c.tls_keylog {
+            let text = read_keylog(p)?;
+            log.add_text(&text);
+        }
+        o.keylog = Some(std::sync::Arc::new(log));
+    }
+    Ok(o)
+}
+
+fn read_keylog(p: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(p)
+        .map_err(|e| format!("cannot read the TLS key log {}: {e}", p.display()))?;
+    let mut text = Vec::new();
+    f.take(MAX_KEYLOG_FILE_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("cannot read the TLS key log {}: {e}", p.display()))?;
+    if text.len() as u64 > MAX_KEYLOG_FILE_BYTES {
+        return Err(format!(
+            "the TLS key log {} is larger than {} MiB",
+            p.display(),
+            MAX_KEYLOG_FILE_BYTES >> 20
+        ));
+    }
+    Ok(text)
 }
 
 fn jobs(c: &Common) -> usize {
@@ -385,7 +419,13 @@ fn exit_code(outcomes: &[Outcome]) -> u8 {
 
 fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
     let c = &a.common;
-    let opts = options(c);
+    let opts = match options(c) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("wsdoctor: {e}");
+            return 2;
+        }
+    };
     let inputs = expand_paths(&c.paths);
     if inputs.is_empty() {
         eprintln!("wsdoctor: no capture files found");
@@ -484,7 +524,13 @@ fn report_cmd(r: &ReportArgs) -> u8 {
             eprintln!("wsdoctor: no capture files found");
             return 2;
         }
-        let opts = options(c);
+        let opts = match options(c) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("wsdoctor: {e}");
+                return 2;
+            }
+        };
         let pb = progress_bar(c, inputs.len());
         let mut reports = Vec::with_capacity(inputs.len());
         let mut outcomes = Vec::with_capacity(inputs.len());

@@ -94,7 +94,7 @@ pub struct MqttFacts {
 }
 
 /// An HTTP CONNECT (a proxy tunnel) and the proxy's answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TunnelFacts {
     /// The target as asked (`host:port`).
     pub target: String,
@@ -102,12 +102,18 @@ pub struct TunnelFacts {
     pub response_frame: u64,
     pub status: u16,
     pub reason: String,
-    /// The proxy's Server header.
+    /// The proxy's Server header (or Proxy-agent, which tinyproxy sends
+    /// on a 200).
     pub proxy: Option<String>,
     /// Proxy-Authenticate of the answer (the scheme the proxy wants).
     pub auth_asked: Option<String>,
     /// The request carried Proxy-Authorization.
     pub auth_sent: bool,
+    /// Seconds from the CONNECT to the answer (a proxy that waits for its
+    /// own connection attempt to time out answers late).
+    pub answer_secs: f64,
+    /// The proxy's own error detail (squid's `X-Squid-Error`).
+    pub proxy_error: Option<String>,
 }
 
 /// What the protocol stack learnt of a connection, reported once when its
@@ -120,8 +126,11 @@ pub struct ConnSummary {
     pub alpn: Option<Vec<String>>,
     /// WebSocket recognised from its frames; the handshake was not captured.
     pub websocket_midstream: bool,
-    /// What each direction (c2s, s2c) opened with.
+    /// What each direction (c2s, s2c) opened with, on the wire.
     pub opening: [Opening; 2],
+    /// In a decrypted TLS connection, what each direction's plaintext
+    /// opened with.
+    pub decrypted_opening: Option<[Opening; 2]>,
     /// The first line of each direction when it opened with HTTP.
     pub first_line: [Option<String>; 2],
     /// Where each direction's opening bytes arrived (frame).
@@ -132,13 +141,28 @@ pub struct ConnSummary {
     pub ws_frames: [u64; 2],
     /// WebSocket Close frame per direction.
     pub ws_close: [Option<WsClose>; 2],
-    pub mqtt: Option<MqttFacts>,
+    /// Boxed: most connections of a busy capture carry neither MQTT nor
+    /// TLS, and closed connections linger in the table.
+    pub mqtt: Option<Box<MqttFacts>>,
     /// What the TLS analysis learnt (TLS connections).
-    pub tls: Option<TlsFacts>,
+    pub tls: Option<Box<TlsFacts>>,
     /// The HTTP CONNECT this connection started with, if it did.
     pub tunnel: Option<TunnelFacts>,
     /// Human summary lines (handshake, WebSocket, MQTT) for the text report.
     pub summary: Vec<String>,
+}
+
+impl ConnSummary {
+    /// What the application protocol opened with: the plaintext's opening
+    /// in a decrypted TLS connection, else the wire's.
+    pub fn app_opening(&self) -> [Opening; 2] {
+        self.decrypted_opening.unwrap_or(self.opening)
+    }
+
+    /// The connection was TLS and its records were decrypted.
+    pub fn decrypted(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.decrypted())
+    }
 }
 
 /// Records of the protocol layers, as the sink receives them.

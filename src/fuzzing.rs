@@ -265,6 +265,9 @@ pub fn wire(data: &[u8]) {
     ] {
         check_decoded(frame, &wire::decode(lt, frame, orig));
     }
+    // The fast path for plain Ethernet/IP + TCP decodes as the general one.
+    wire::fast_path_agrees(true, frame);
+    wire::fast_path_agrees(false, frame);
     let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     check_decoded(frame, &wire::tcp_from_reassembled(v4, v4, frame));
     // a reassembled tunnel datagram (GRE, IP-in-IP, 6in4) at any depth
@@ -1433,4 +1436,139 @@ pub fn pipeline_upgrade(data: &[u8]) {
     let _ = analyze_bytes(&pcap, &Options::default(), &mut report);
     let _ = crate::report::text::render(&report, false);
     same_from_jsonl(&report, &buf);
+}
+
+/// TLS record decryption (`proto::tls::crypto`) and key log parsing
+/// (`proto::tls::keylog`) over arbitrary bytes.
+///
+/// Layout: a selector byte (bit 0: key log mode; bit 1: server direction;
+/// bit 2: encrypt_then_mac), a suite index into `SUITES`, a 48-byte secret
+/// (the first hash-length bytes for TLS 1.3), client and server randoms (32
+/// bytes each), then records: content type, version (u16 LE), a flag byte
+/// (bit 0: KeyUpdate before the record) and a wide blob (the fragment). In key
+/// log mode the rest is key log text, also wrapped in Decryption Secrets Blocks.
+///
+/// Properties: no panic; each record uses up exactly one sequence number; an
+/// error leaves the output untouched; plaintext is never longer than the
+/// fragment nor than 2^14; the TLS 1.2 content type is the outer one; a
+/// second decryptor with the same keys gives the same results; the output
+/// buffer never holds more than one record; key logs keep at most
+/// `max_entries` sessions and count every line once. Returns the number of
+/// records that decrypted (the seeds from RFC 8448 do).
+pub fn tls_decrypt(data: &[u8]) -> usize {
+    use crate::proto::tls::crypto::{
+        DecryptError, Direction, RecordDecryptor, MAX_PLAINTEXT, MAX_TLS12_CIPHERTEXT, SUITES,
+    };
+    use crate::proto::tls::keylog::{KeyLog, KeyLogLimits, Secret};
+    let mut inp = Input::new(data);
+    let sel = inp.u8();
+    if sel & 1 == 1 {
+        let text = inp.rest();
+        let limits = KeyLogLimits {
+            max_entries: 4,
+            max_line_len: 200,
+        };
+        let mut k = KeyLog::with_limits(limits);
+        k.add_text(text);
+        let st = k.stats();
+        assert!(k.len() <= limits.max_entries);
+        assert_eq!(
+            st.lines,
+            st.secrets + st.comments + st.skipped + st.malformed + st.too_long + st.over_limit
+        );
+        let mut body = Vec::new();
+        body.extend_from_slice(&0x544c_534bu32.to_le_bytes());
+        body.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        body.extend_from_slice(text);
+        let mut k2 = KeyLog::with_limits(limits);
+        let _ = k2.add_dsb(&body, false);
+        let _ = k2.add_dsb(text, true);
+        assert!(k2.len() <= limits.max_entries);
+        let _ = format!("{k:?}");
+        return 0;
+    }
+    let Some(info) = SUITES.get(usize::from(inp.u8()) % SUITES.len()).copied() else {
+        return 0;
+    };
+    let dir = if sel & 2 != 0 {
+        Direction::ServerToClient
+    } else {
+        Direction::ClientToServer
+    };
+    let etm = sel & 4 != 0;
+    let mut secret = [0u8; 48];
+    secret.copy_from_slice(&{
+        let mut s = inp.bytes(48).to_vec();
+        s.resize(48, 0);
+        s
+    });
+    let cr: [u8; 32] = {
+        let mut s = inp.bytes(32).to_vec();
+        s.resize(32, 0);
+        s.try_into().unwrap_or([0; 32])
+    };
+    let sr: [u8; 32] = {
+        let mut s = inp.bytes(32).to_vec();
+        s.resize(32, 0);
+        s.try_into().unwrap_or([0; 32])
+    };
+    let make = || {
+        let s = if info.tls13 {
+            Secret::new(secret.get(..info.hash.len()).unwrap_or(&[]))
+        } else {
+            Secret::new(&secret)
+        };
+        let s = s.ok_or(DecryptError::NotTls13)?;
+        if info.tls13 {
+            RecordDecryptor::tls13(info.id, &s)
+        } else {
+            RecordDecryptor::tls12(info.id, &s, &cr, &sr, etm, dir)
+        }
+    };
+    let (a, b) = (make(), make());
+    assert!(
+        a.is_ok() && b.is_ok(),
+        "every listed suite builds from a right-sized secret"
+    );
+    let (Ok(mut a), Ok(mut b)) = (a, b) else {
+        return 0;
+    };
+    let mut out = Vec::new();
+    let mut out_b = Vec::new();
+    let mut records = 0;
+    let mut decrypted = 0;
+    while !inp.is_empty() && records < 64 {
+        records += 1;
+        let ty = inp.u8();
+        let ver = inp.u16();
+        let flags = inp.u8();
+        let frag = inp.blob(true);
+        if flags & 1 == 1 && info.tls13 {
+            assert!(a.key_update().is_ok() && b.key_update().is_ok());
+            assert_eq!(a.next_seq(), 0);
+        }
+        let seq = a.next_seq();
+        out.clear();
+        out.extend_from_slice(b"keep");
+        let r = a.decrypt(ty, ver, frag, &mut out);
+        assert_eq!(a.next_seq(), seq + 1, "one sequence number per record");
+        match r {
+            Ok(t) => {
+                decrypted += 1;
+                let n = out.len() - 4;
+                assert!(n <= frag.len() && n <= MAX_PLAINTEXT);
+                if !info.tls13 {
+                    assert_eq!(t, ty);
+                }
+            }
+            Err(_) => assert_eq!(out, b"keep", "output untouched on error"),
+        }
+        assert_eq!(&out[..4], b"keep");
+        assert!(out.capacity() <= 2 * (MAX_TLS12_CIPHERTEXT + 4) + 64);
+        out_b.clear();
+        let rb = b.decrypt(ty, ver, frag, &mut out_b);
+        assert_eq!(r, rb, "deterministic");
+        assert_eq!(&out[4..], &out_b[..]);
+    }
+    decrypted
 }

@@ -11,6 +11,10 @@
 //! The stack switches on upgrade: HTTP -> WebSocket (after a 101) -> MQTT
 //! inside the WebSocket data stream. Client bytes sent after an Upgrade
 //! request are held until the response decides what they are.
+//!
+//! A TLS connection whose secrets are in the key log ([`Keys`]) is
+//! decrypted; its plaintext feeds a nested stack, whose records carry a
+//! copy of the connection's meta marked `decrypted`.
 
 use crate::capture::Ts;
 use crate::event::{
@@ -21,12 +25,57 @@ use crate::proto::handshake::{self, Outcome, UpgradeInfo};
 use crate::proto::http::{self, BodyKind, BodySkipper, Head, HttpLimits, Request, Response};
 use crate::proto::mqtt::{self, MqttConn, MqttLimits};
 use crate::proto::server::identify_server;
-use crate::proto::tls::conn::{TlsConn, TlsFacts};
-use crate::proto::tls::names;
+use crate::proto::tls::conn::{Plain, SecretSource, TlsConn, TlsFacts, TlsLimits};
+use crate::proto::tls::keylog::{DsbContent, DsbError, KeyLog, SessionSecrets};
 use crate::proto::ws::{
     self, FrameEnd, FrameHeader, FrameSniff, Violation, WsDataSink, WsDirection, WsLimits,
 };
 use std::collections::VecDeque;
+use std::sync::{Arc, RwLock};
+
+/// The TLS secrets of one capture: the key log given by the user and the
+/// secrets embedded in the file (pcapng Decryption Secrets Blocks, which
+/// come before the packets they decrypt). Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    given: Option<Arc<KeyLog>>,
+    file: Arc<RwLock<KeyLog>>,
+}
+
+impl Keys {
+    pub fn new(given: Option<Arc<KeyLog>>) -> Keys {
+        Keys {
+            given,
+            file: Arc::default(),
+        }
+    }
+
+    /// A Decryption Secrets Block's body (between its two length fields).
+    pub fn add_dsb(&self, body: &[u8], big_endian: bool) -> Result<DsbContent, DsbError> {
+        match self.file.write() {
+            Ok(mut k) => k.add_dsb(body, big_endian),
+            Err(_) => Ok(DsbContent::Other(0)),
+        }
+    }
+
+    fn file_has_keys(&self) -> bool {
+        self.file.read().is_ok_and(|k| !k.is_empty())
+    }
+}
+
+impl SecretSource for Keys {
+    fn given(&self) -> bool {
+        self.given.is_some() || self.file_has_keys()
+    }
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<SessionSecrets> {
+        let own = self
+            .file
+            .read()
+            .ok()
+            .and_then(|k| k.get(client_random).copied());
+        own.or_else(|| self.given.as_ref()?.get(client_random).copied())
+    }
+}
 
 /// What the first bytes of a direction look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -637,6 +686,10 @@ pub struct Stack {
     ws_midstream: bool,
     /// An HTTP CONNECT on this connection and the proxy's answer.
     tunnel: Option<TunnelFacts>,
+    /// TLS secrets to decrypt with.
+    keys: Option<Keys>,
+    /// What a decrypted TLS connection carried (its nested stack's summary).
+    inner_summary: Option<Box<ConnSummary>>,
 }
 
 #[derive(Default)]
@@ -646,8 +699,83 @@ enum Layer {
     Http(Box<Http>),
     Ws(Box<Ws>),
     Mqtt(Box<MqttConn>),
-    Tls(Box<TlsConn>),
+    Tls(Box<TlsLayer>),
     Opaque,
+}
+
+/// A TLS connection, and the stack its decrypted bytes feed.
+struct TlsLayer {
+    conn: TlsConn,
+    inner: Option<Box<Stack>>,
+    /// The connection's meta as the inner layers see it (`decrypted`).
+    inner_meta: Option<Box<ConnMeta>>,
+}
+
+impl TlsLayer {
+    fn new(keys: Option<&Keys>) -> TlsLayer {
+        let conn = match keys {
+            Some(k) => TlsConn::with_keys(TlsLimits::default(), Box::new(k.clone())),
+            None => TlsConn::default(),
+        };
+        TlsLayer {
+            conn,
+            inner: None,
+            inner_meta: None,
+        }
+    }
+
+    fn feed(&mut self, meta: &ConnMeta, dir: Dir, bytes: &[u8], at: At, out: &mut dyn RecordSink) {
+        let TlsLayer {
+            conn,
+            inner,
+            inner_meta,
+        } = self;
+        conn.feed_with(dir.idx(), bytes, at.frame, at.ts.as_f64(), &mut |p| {
+            let (d, chunk) = match p {
+                Plain::Data { dir, bytes } => (
+                    dir,
+                    Chunk::Data {
+                        bytes,
+                        frame: at.frame,
+                        ts: at.ts,
+                    },
+                ),
+                Plain::Lost { dir, len } => (
+                    dir,
+                    Chunk::Gap {
+                        len,
+                        frame: at.frame,
+                        ts: at.ts,
+                    },
+                ),
+            };
+            if inner.is_none() && matches!(chunk, Chunk::Gap { .. }) {
+                return;
+            }
+            let im = inner_meta.get_or_insert_with(|| {
+                let mut m = Box::new(meta.clone());
+                m.decrypted = true;
+                m
+            });
+            im.last_frame = meta.last_frame;
+            im.last_ts = meta.last_ts;
+            let st = inner.get_or_insert_with(Box::default);
+            let dir = if d == 0 { Dir::C2S } else { Dir::S2C };
+            Handler::<dyn RecordSink>::chunk(&mut **st, im, dir, chunk, out);
+        });
+    }
+
+    fn gap(&mut self, dir: Dir, len: u64, at: At, out: &mut dyn RecordSink) {
+        self.conn.gap(dir.idx());
+        if let (Some(st), Some(im)) = (self.inner.as_mut(), self.inner_meta.as_mut()) {
+            let chunk = Chunk::Gap {
+                len,
+                frame: at.frame,
+                ts: at.ts,
+            };
+            Handler::<dyn RecordSink>::chunk(&mut **st, im, dir, chunk, out);
+        }
+    }
 }
 
 struct Ws {
@@ -673,6 +801,14 @@ const MAX_PIECES: usize = 32;
 const MIDSTREAM_PROBE: usize = 96;
 
 impl Stack {
+    /// A stack that decrypts TLS with `keys`.
+    pub fn with_keys(keys: Keys) -> Stack {
+        Stack {
+            keys: Some(keys),
+            ..Stack::default()
+        }
+    }
+
     fn http_limits() -> HttpLimits {
         HttpLimits::default()
     }
@@ -717,7 +853,10 @@ impl Stack {
                     meta.syn && s == Sniff::MqttConnect,
                 ))),
             ),
-            Sniff::TlsClientHello | Sniff::Tls => ("tls", Layer::Tls(Box::default())),
+            Sniff::TlsClientHello | Sniff::Tls => (
+                "tls",
+                Layer::Tls(Box::new(TlsLayer::new(self.keys.as_ref()))),
+            ),
             // Client frames are masked: frames the other way round are not
             // WebSocket (or come from a broken peer): left undecoded.
             Sniff::WebSocket { masked } if masked == (dir == Dir::C2S) => {
@@ -774,7 +913,7 @@ impl Stack {
                 .next()
                 .unwrap_or(&[]);
             let line = line.get(..line.len().min(120)).unwrap_or(&[]);
-            self.first_line[d] = Some(String::from_utf8_lossy(line).into_owned());
+            self.first_line[d] = Some(crate::proto::lossy(line).into_owned());
         }
     }
 
@@ -843,7 +982,7 @@ impl Stack {
     /// `len` bytes of `dir` are missing: every layer carries the gap on.
     fn layer_gap(&mut self, meta: &ConnMeta, dir: Dir, len: u64, at: At, out: &mut dyn RecordSink) {
         match &mut self.layer {
-            Layer::Tls(t) => t.gap(dir.idx()),
+            Layer::Tls(t) => t.gap(dir, len, at, out),
             Layer::Sniff | Layer::Opaque => {}
             Layer::Mqtt(m) => {
                 let level = m.level();
@@ -943,7 +1082,7 @@ impl Stack {
     ) {
         match &mut self.layer {
             Layer::Sniff | Layer::Opaque => {}
-            Layer::Tls(t) => t.feed(dir.idx(), bytes, at.frame, at.ts.as_f64()),
+            Layer::Tls(t) => t.feed(meta, dir, bytes, at, out),
             Layer::Mqtt(m) => {
                 let level = m.level();
                 let facts = &mut self.facts;
@@ -1297,9 +1436,15 @@ impl Stack {
                 response_frame: at.frame,
                 status: resp.status,
                 reason: resp.reason.clone(),
-                proxy: resp.headers.get("server").map(str::to_string),
+                proxy: resp
+                    .headers
+                    .get("server")
+                    .or_else(|| resp.headers.get("proxy-agent"))
+                    .map(str::to_string),
                 auth_asked: resp.headers.get("proxy-authenticate").map(str::to_string),
                 auth_sent: p.req.headers.get("proxy-authorization").is_some(),
+                answer_secs: (at.ts.as_f64() - p.ts.as_f64()).max(0.0),
+                proxy_error: resp.headers.get("x-squid-error").map(str::to_string),
             };
             out.record(&Record::Tunnel { meta, t: &t });
             self.tunnel = Some(t);
@@ -1401,6 +1546,89 @@ impl Stack {
         self.upgrades.push(info);
     }
 
+    /// End every layer and say what the connection carried.
+    fn conclude(&mut self, meta: &ConnMeta, out: &mut dyn RecordSink) -> ConnSummary {
+        self.close_http(meta, out);
+        let at = At {
+            frame: meta.last_frame,
+            ts: meta.last_ts,
+        };
+        let layer = std::mem::take(&mut self.layer);
+        let facts = &mut self.facts;
+        match layer {
+            Layer::Mqtt(mut m) => {
+                let level = m.level();
+                m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "tcp", level));
+                self.mqtt_summary = Some((m.summary(), "TCP"));
+            }
+            Layer::Ws(mut ws) => {
+                if let Some(m) = ws.mqtt.as_mut() {
+                    let level = m.level();
+                    m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "websocket", level));
+                    self.mqtt_summary = Some((m.summary(), "WebSocket"));
+                }
+            }
+            Layer::Tls(t) => {
+                let TlsLayer {
+                    conn,
+                    inner,
+                    inner_meta,
+                } = *t;
+                if let (Some(mut st), Some(mut im)) = (inner, inner_meta) {
+                    // The inner layers end as the connection does.
+                    *im = ConnMeta {
+                        decrypted: true,
+                        ..meta.clone()
+                    };
+                    self.inner_summary = Some(Box::new(st.conclude(&im, out)));
+                }
+                self.tls_facts = Some(conn.into_facts());
+            }
+            _ => {}
+        }
+        let facts = std::mem::take(&mut self.facts);
+        let mqtt = self.mqtt_summary.take().map(|(s, transport)| {
+            Box::new(MqttFacts {
+                transport: if transport == "TCP" {
+                    "tcp"
+                } else {
+                    "websocket"
+                },
+                summary: s,
+                ..facts.mqtt
+            })
+        });
+        let s = ConnSummary {
+            protocol: self.proto.unwrap_or("unknown"),
+            sni: self
+                .tls_facts
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                .and_then(|c| c.sni.clone()),
+            alpn: self
+                .tls_facts
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                .map(|c| c.alpn.clone()),
+            tls: self.tls_facts.take().map(Box::new),
+            tunnel: self.tunnel.take(),
+            websocket_midstream: self.ws_midstream,
+            opening: self.opening,
+            decrypted_opening: None,
+            first_line: std::mem::take(&mut self.first_line),
+            opening_frame: self.opening_frame,
+            http: self.http_counts,
+            ws_frames: self.ws_frames,
+            ws_close: facts.ws_close,
+            mqtt,
+            summary: Vec::new(),
+        };
+        match self.inner_summary.take() {
+            Some(inner) => merge_decrypted(s, *inner),
+            None => s,
+        }
+    }
+
     /// The connection is over: report upgrades still waiting.
     fn close_http(&mut self, meta: &ConnMeta, out: &mut dyn RecordSink) {
         let Layer::Http(h) = &mut self.layer else {
@@ -1443,241 +1671,26 @@ impl Stack {
             self.upgrades.push(info);
         }
     }
-
-    /// Per-connection lines for the text report.
-    fn summary_lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for u in &self.upgrades {
-            let mut s = format!(
-                "{} {}  Upgrade: {}",
-                u.request.method,
-                u.request.uri,
-                u.header("upgrade").unwrap_or("")
-            );
-            if let Some(p) = u.header("sec-websocket-protocol") {
-                s.push_str(&format!("  Sec-WebSocket-Protocol: {p}"));
-            }
-            s.push_str(" → ");
-            match &u.response {
-                Some(r) => s.push_str(&format!(
-                    "{} {} (frame {})",
-                    r.status,
-                    r.reason,
-                    u.response_frame.unwrap_or(0)
-                )),
-                None => s.push_str("no response"),
-            }
-            if let Some(sv) = u.resp_header("server") {
-                s.push_str(&format!("  Server: {sv}"));
-            }
-            s.push_str(&format!("  [{}]", u.handshake.outcome.as_str()));
-            lines.push(s);
-        }
-        if self.ws_frames != [0, 0] || self.ws_midstream {
-            lines.push(format!(
-                "WebSocket: {} frame(s) c2s, {} s2c{}",
-                self.ws_frames[0],
-                self.ws_frames[1],
-                if self.ws_midstream {
-                    " (handshake not captured: the capture starts after it)"
-                } else {
-                    ""
-                }
-            ));
-        }
-        let seen = |s: &mqtt::Summary| s.counts_c2s.iter().chain(&s.counts_s2c).any(|&n| n > 0);
-        if let Some((s, transport)) = self.mqtt_summary.as_ref().filter(|(s, _)| seen(s)) {
-            let level = match s.level {
-                Some(3) => "MQTT 3.1",
-                Some(4) => "MQTT 3.1.1",
-                Some(5) => "MQTT 5.0",
-                _ => "MQTT (version unknown)",
-            };
-            let mut l = format!(
-                "{level}{} over {transport}",
-                if s.level_inferred { " (inferred)" } else { "" }
-            );
-            if let Some(c) = &s.client_id {
-                l.push_str(&format!("  client \"{c}\""));
-                if let Some(mac) = advantech_mac(c) {
-                    l.push_str(&format!("  device {mac}"));
-                }
-            }
-            if let Some(code) = s.connack_code {
-                l.push_str(if code == 0 {
-                    "  CONNACK accepted"
-                } else {
-                    "  CONNACK refused"
-                });
-                if code != 0 {
-                    l.push_str(&format!(" (code {code})"));
-                }
-            }
-            lines.push(l);
-            let mut counts = Vec::new();
-            for t in 1..16u8 {
-                let n = s.counts_c2s[t as usize] + s.counts_s2c[t as usize];
-                if n > 0 {
-                    counts.push(format!("{} {}", n, mqtt::msg_name(t)));
-                }
-            }
-            if !counts.is_empty() {
-                lines.push(format!("packets: {}", counts.join(", ")));
-            }
-            for t in s.topics.iter().take(8) {
-                let adv = advantech_topic(&t.topic)
-                    .map(|m| format!("  (Advantech device {m})"))
-                    .unwrap_or_default();
-                lines.push(format!(
-                    "{} PUBLISH {} {}{}",
-                    t.count,
-                    if t.dir == mqtt::Dir::C2S {
-                        "to"
-                    } else {
-                        "from broker on"
-                    },
-                    t.topic,
-                    adv
-                ));
-            }
-            if s.topics.len() > 8 {
-                lines.push(format!("... {} more topic(s)", s.topics.len() - 8));
-            }
-            let f = &s.flows;
-            if f.qos1_completed + f.qos2_completed + f.qos1_incomplete + f.qos2_incomplete > 0 {
-                lines.push(format!(
-                    "QoS flows: {} QoS 1 and {} QoS 2 completed, {} QoS 1 and {} QoS 2 incomplete",
-                    f.qos1_completed, f.qos2_completed, f.qos1_incomplete, f.qos2_incomplete
-                ));
-            }
-        }
-        if let Some(t) = &self.tunnel {
-            lines.insert(
-                0,
-                format!(
-                    "CONNECT {} (frame {}) → {} {} (frame {}){}",
-                    t.target,
-                    t.request_frame,
-                    t.status,
-                    t.reason,
-                    t.response_frame,
-                    t.proxy
-                        .as_deref()
-                        .map(|p| format!("  proxy {p}"))
-                        .unwrap_or_default()
-                ),
-            );
-        }
-        if let Some(t) = &self.tls_facts {
-            lines.extend(tls_lines(t));
-        }
-        lines
-    }
 }
 
-/// Summary lines of a TLS connection.
-fn tls_lines(t: &TlsFacts) -> Vec<String> {
-    let mut v = Vec::new();
-    if let Some(ch) = &t.client_hello {
-        let offered: Vec<String> = ch
-            .versions
-            .iter()
-            .map(|&x| names::version_name(x))
-            .collect();
-        v.push(format!(
-            "TLS ClientHello (frame {}): {}  SNI {}  ALPN {}  {} cipher suite(s)",
-            ch.frame,
-            offered.join("/"),
-            ch.sni.as_deref().unwrap_or("-"),
-            if ch.alpn.is_empty() {
-                "-".to_string()
-            } else {
-                ch.alpn.join(",")
-            },
-            ch.suites.len()
-        ));
-    }
-    if let Some(g) = t.hello_retry {
-        v.push(format!(
-            "HelloRetryRequest (frame {}): key share {}",
-            t.hello_retry_frame,
-            names::group_name(g)
-        ));
-    }
-    if let Some(sh) = &t.server_hello {
-        let mut l = format!(
-            "ServerHello (frame {}): {} {}",
-            sh.frame,
-            names::version_name(sh.version),
-            names::suite_name(sh.suite)
-        );
-        if let Some(a) = &sh.alpn {
-            l.push_str(&format!("  ALPN {a}"));
-        }
-        if sh.session_resumed || sh.psk {
-            l.push_str("  (resumed session)");
-        }
-        v.push(l);
-    }
-    if let Some(c) = t.certificates.first() {
-        v.push(format!(
-            "certificate (frame {}): {}  issuer {}  valid {} to {}{}",
-            t.certificate_frame,
-            c.subject,
-            c.issuer,
-            crate::capture::Ts::new(c.not_before, 0, 0),
-            crate::capture::Ts::new(c.not_after, 0, 0),
-            if c.self_signed { "  self-signed" } else { "" }
-        ));
-    }
-    for a in &t.alerts {
-        let who = if a.dir == 0 { "client" } else { "server" };
-        if a.encrypted {
-            v.push(format!("{who} sent an encrypted alert (frame {})", a.frame));
+/// A decrypted TLS connection: what went through it (its protocol, HTTP,
+/// WebSocket and MQTT facts) with the TLS facts and how it opened.
+fn merge_decrypted(outer: ConnSummary, inner: ConnSummary) -> ConnSummary {
+    ConnSummary {
+        protocol: if inner.protocol == "unknown" {
+            outer.protocol
         } else {
-            v.push(format!(
-                "{who} sent {} alert {} ({}) in frame {}",
-                if a.level == 2 { "fatal" } else { "warning" },
-                names::alert_name(a.description),
-                a.description,
-                a.frame
-            ));
-        }
-    }
-    v
-}
-
-/// `00:D0:C9:E2:79:59` from a 12-hex-digit MAC inside a WISE-style client id.
-pub fn advantech_mac(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    (0..b.len().saturating_sub(11)).find_map(|i| {
-        let w = &b[i..i + 12];
-        let hex = w.iter().all(|c| c.is_ascii_hexdigit());
-        let bounded = (i == 0 || !b[i - 1].is_ascii_hexdigit())
-            && b.get(i + 12).is_none_or(|c| !c.is_ascii_hexdigit());
-        (hex && bounded && w[..6].eq_ignore_ascii_case(b"00D0C9")).then(|| {
-            w.chunks(2)
-                .map(|p| String::from_utf8_lossy(p).to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join(":")
-        })
-    })
-}
-
-/// The device MAC of an Advantech topic (`Advantech/<MAC>/...`).
-pub fn advantech_topic(topic: &str) -> Option<String> {
-    let rest = topic.strip_prefix("Advantech/")?;
-    let mac = rest.split('/').next()?;
-    if mac.len() == 12 && mac.bytes().all(|c| c.is_ascii_hexdigit()) {
-        Some(
-            mac.as_bytes()
-                .chunks(2)
-                .map(|p| String::from_utf8_lossy(p).to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join(":"),
-        )
-    } else {
-        None
+            inner.protocol
+        },
+        sni: outer.sni,
+        alpn: outer.alpn,
+        tls: outer.tls,
+        tunnel: outer.tunnel,
+        opening: outer.opening,
+        decrypted_opening: Some(inner.opening),
+        first_line: outer.first_line,
+        opening_frame: outer.opening_frame,
+        ..inner
     }
 }
 
@@ -1740,67 +1753,7 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
     }
 
     fn finish(&mut self, meta: &ConnMeta, out: &mut (dyn RecordSink + 'a)) {
-        self.close_http(meta, out);
-        let at = At {
-            frame: meta.last_frame,
-            ts: meta.last_ts,
-        };
-        let layer = std::mem::take(&mut self.layer);
-        let facts = &mut self.facts;
-        match layer {
-            Layer::Mqtt(mut m) => {
-                let level = m.level();
-                m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "tcp", level));
-                self.mqtt_summary = Some((m.summary(), "TCP"));
-            }
-            Layer::Ws(mut ws) => {
-                if let Some(m) = ws.mqtt.as_mut() {
-                    let level = m.level();
-                    m.end(&mut |ev| mqtt_event(ev, out, facts, meta, at, "websocket", level));
-                    self.mqtt_summary = Some((m.summary(), "WebSocket"));
-                }
-            }
-            Layer::Tls(t) => self.tls_facts = Some(t.into_facts()),
-            _ => {}
-        }
-        let mut summary = self.summary_lines();
-        if let (Layer::Sniff, true) = (&self.layer, self.proto.is_none()) {
-            summary.clear();
-        }
-        let facts = std::mem::take(&mut self.facts);
-        let mqtt = self.mqtt_summary.take().map(|(s, transport)| MqttFacts {
-            transport: if transport == "TCP" {
-                "tcp"
-            } else {
-                "websocket"
-            },
-            summary: s,
-            ..facts.mqtt
-        });
-        let s = ConnSummary {
-            protocol: self.proto.unwrap_or("unknown"),
-            sni: self
-                .tls_facts
-                .as_ref()
-                .and_then(|t| t.client_hello.as_ref())
-                .and_then(|c| c.sni.clone()),
-            alpn: self
-                .tls_facts
-                .as_ref()
-                .and_then(|t| t.client_hello.as_ref())
-                .map(|c| c.alpn.clone()),
-            tls: self.tls_facts.take(),
-            tunnel: self.tunnel.take(),
-            websocket_midstream: self.ws_midstream,
-            opening: self.opening,
-            first_line: std::mem::take(&mut self.first_line),
-            opening_frame: self.opening_frame,
-            http: self.http_counts,
-            ws_frames: self.ws_frames,
-            ws_close: facts.ws_close,
-            mqtt,
-            summary,
-        };
+        let s = self.conclude(meta, out);
         out.record(&Record::Summary { meta, s: &s });
     }
 }
@@ -1846,19 +1799,5 @@ mod tests {
         for n in 0..all.len() {
             assert_ne!(sniff(&all[..n]), Sniff::Unknown, "prefix {n}");
         }
-    }
-
-    #[test]
-    fn advantech_names() {
-        assert_eq!(
-            advantech_mac("WISE-4050_00D0C9E27959").as_deref(),
-            Some("00:D0:C9:E2:79:59")
-        );
-        assert_eq!(advantech_mac("client-1"), None);
-        assert_eq!(
-            advantech_topic("Advantech/00D0C9E27959/data").as_deref(),
-            Some("00:D0:C9:E2:79:59")
-        );
-        assert_eq!(advantech_topic("Advantech/xyz/data"), None);
     }
 }

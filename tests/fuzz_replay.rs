@@ -32,6 +32,9 @@ fn run(target: &str, data: &[u8]) -> bool {
         "pipeline" => f::pipeline(data),
         "pipeline_upgrade" => f::pipeline_upgrade(data),
         "jsonl_report" => f::jsonl_report(data),
+        "tls_decrypt" => {
+            f::tls_decrypt(data);
+        }
         _ => return false,
     }
     true
@@ -140,4 +143,20 @@ fn pcapng_block_length_under_12() {
     let reg = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/regressions/capture/pcapng-block-len-under-12");
     assert!(reg.is_file(), "regression input missing: {}", reg.display());
+}
+
+/// The tls_decrypt seeds made from RFC 8448 reach the decryption path (the
+/// fuzzer starts from records that decrypt, not only from junk).
+#[test]
+fn tls_decrypt_seeds_decrypt() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/tls_decrypt");
+    for (name, n) in [
+        ("rfc8448-server-app", 3),
+        ("rfc8448-server-handshake", 1),
+        ("rfc8448-client-keyupdate", 1),
+        ("junk-c02f-0", 0),
+    ] {
+        let data = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(wsdoctor::fuzzing::tls_decrypt(&data), n, "{name}");
+    }
 }

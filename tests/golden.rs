@@ -250,6 +250,25 @@ fn field_text_reports() {
     }
 }
 
+/// The HTTP CONNECT captures whose text report is pinned.
+const PROXY_GOLDEN: &[&str] = &[
+    "connect-407.pcap",
+    "connect-503-squid-timeout.pcap",
+    "connect-both-legs.pcap",
+    "connect-wss.pcap",
+];
+
+#[test]
+fn proxy_text_reports() {
+    for s in PROXY_GOLDEN {
+        let path = samples().join("proxy").join(s);
+        let mut rep = CaptureReport::without_timelines(&format!("samples/proxy/{s}"));
+        analyze_path(&path, &Options::default(), &mut rep);
+        let name = format!("proxy_{}", s.replace('.', "_"));
+        insta::assert_snapshot!(name, text::render(&rep, false));
+    }
+}
+
 #[test]
 fn text_reports() {
     for c in CASES {

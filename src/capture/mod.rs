@@ -130,6 +130,10 @@ pub struct CaptureLimits {
     /// up to [`SPOOL_IN_MEMORY`], then in an anonymous temporary file.
     /// Default 4 GiB, the largest NetMon file (frame offsets are 32-bit).
     pub max_spool_bytes: u64,
+    /// Bytes of pcapng Decryption Secrets Blocks kept per file (TLS key
+    /// logs embedded by `editcap --inject-secrets`); blocks beyond it are
+    /// ignored with a warning.
+    pub max_secrets_bytes: usize,
 }
 
 /// Bytes of a spooled NetMon file kept in memory before it goes to disk.
@@ -140,6 +144,7 @@ impl Default for CaptureLimits {
         CaptureLimits {
             max_record_bytes: 16 << 20,
             max_spool_bytes: 4 << 30,
+            max_secrets_bytes: 16 << 20,
         }
     }
 }
@@ -228,6 +233,8 @@ const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
 const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
 const BLOCK_OBSOLETE_PACKET: u32 = 2;
 const BLOCK_IDB: u32 = 1;
+/// pcapng Decryption Secrets Block.
+const BLOCK_DSB: u32 = 10;
 const BLOCK_SPB: u32 = 3;
 const BLOCK_EPB: u32 = 6;
 
@@ -252,6 +259,10 @@ pub struct CaptureReader<R: Read> {
     /// Cap on stored warnings (the rest are counted).
     pub warnings_dropped: u64,
     pending: Option<Pending>,
+    /// Decryption Secrets Blocks not yet taken: (secrets type and data as
+    /// the block holds them, the section's byte order).
+    secrets: Vec<(Vec<u8>, bool)>,
+    secrets_bytes: usize,
 }
 
 const READ_CHUNK: usize = 256 * 1024;
@@ -290,6 +301,8 @@ impl<R: Read> CaptureReader<R> {
             warnings: Vec::new(),
             warnings_dropped: 0,
             pending: None,
+            secrets: Vec::new(),
+            secrets_bytes: 0,
         }
     }
 
@@ -434,6 +447,18 @@ impl<R: Read> CaptureReader<R> {
 
     /// The next packet record, `Ok(None)` at the end of the file (check
     /// `truncated_at` for an incomplete last record).
+    /// Decryption Secrets Blocks read since the last call (each: its body
+    /// between the two length fields, and whether the section is
+    /// big-endian). They come before the packets they decrypt.
+    pub fn take_secrets(&mut self) -> Vec<(Vec<u8>, bool)> {
+        std::mem::take(&mut self.secrets)
+    }
+
+    /// Whether [`CaptureReader::take_secrets`] has anything.
+    pub fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
         loop {
             match self.format {
@@ -671,6 +696,21 @@ impl<R: Read> CaptureReader<R> {
             }
             BLOCK_EPB | BLOCK_SPB | BLOCK_OBSOLETE_PACKET => {
                 result = self.prepare_packet(btype, blen, big, offset);
+            }
+            BLOCK_DSB => {
+                if self.secrets_bytes.saturating_add(blen) <= self.limits.max_secrets_bytes {
+                    self.secrets_bytes += blen;
+                    let body = block_bytes.get(8..blen - 4).unwrap_or(&[]).to_vec();
+                    self.secrets.push((body, big));
+                } else {
+                    self.warn(
+                        offset,
+                        format!(
+                            "decryption secrets block ignored: more than {} bytes of secrets in this file",
+                            self.limits.max_secrets_bytes
+                        ),
+                    );
+                }
             }
             _ => {}
         }

@@ -351,6 +351,20 @@ fn tunnel(meta: &ConnMeta, s: &ConnSummary, out: &mut Vec<Finding>) {
         "the proxy {}{proxy} refused CONNECT {} from {}: {} {}",
         meta.server, t.target, meta.client.ip, t.status, t.reason
     );
+    if let Some(e) = &t.proxy_error {
+        msg.push_str(&format!(" (X-Squid-Error: {e}"));
+        // squid appends the errno of its own connection attempt.
+        match e.split_whitespace().nth(1) {
+            Some("111") => msg.push_str(": the target refused the proxy's connection"),
+            Some("110") => msg.push_str(": the proxy's connection to the target timed out"),
+            Some("113") => msg.push_str(": no route from the proxy to the target"),
+            _ => {}
+        }
+        msg.push(')');
+    }
+    if t.answer_secs >= 1.0 {
+        msg.push_str(&format!(", {:.1} s after the CONNECT", t.answer_secs));
+    }
     let hint = match t.status {
         407 => {
             if let Some(a) = &t.auth_asked {
@@ -365,7 +379,17 @@ fn tunnel(meta: &ConnMeta, s: &ConnSummary, out: &mut Vec<Finding>) {
             }
         }
         403 => "The proxy forbids this target: allow the broker's host and port (CONNECT to 443/8883) in the proxy's rules for the device.".to_string(),
-        500..=599 => format!("The proxy could not open the tunnel to {} (a 5xx is the proxy's own failure, not the broker's answer): check that the proxy resolves the broker's host name and that its firewall lets it connect to that port.", t.target),
+        500..=599 => {
+            let errno = t
+                .proxy_error
+                .as_deref()
+                .and_then(|e| e.split_whitespace().nth(1));
+            match errno {
+                Some("111") => format!("The proxy reached the broker's host but nothing accepts connections on {}: the broker is down or listens on another port than the device uses.", t.target),
+                Some("110") => format!("The proxy's connection to {} timed out: a firewall between the proxy and the broker drops it, or the broker's host is down.", t.target),
+                _ => format!("The proxy could not open the tunnel to {} (a 5xx is the proxy's own failure, not the broker's answer): check that the broker runs and listens on that port, that the proxy resolves its host name, and that no firewall between the proxy and the broker drops the connection.", t.target),
+            }
+        }
         _ => "The proxy did not open the tunnel: its answer names the reason.".to_string(),
     };
     out.push(

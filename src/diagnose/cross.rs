@@ -284,7 +284,12 @@ impl Cross {
     pub fn connection(&mut self, meta: &ConnMeta, d: &ConnDiag, s: &ConnSummary) {
         let c = &mut self.counts;
         c.tcp += 1;
-        *self.protocols.entry(s.protocol).or_default() += 1;
+        let proto = if s.protocol == "tls" && s.decrypted() {
+            "tls (decrypted, no HTTP or MQTT inside)"
+        } else {
+            s.protocol
+        };
+        *self.protocols.entry(proto).or_default() += 1;
         let mqtt_seen = s.mqtt.as_ref().is_some_and(|m| {
             m.summary
                 .counts_c2s
@@ -300,6 +305,7 @@ impl Cross {
                 }
             }
             "mqtt" => c.mqtt_tcp += 1,
+            "tls" if s.decrypted() => {}
             "tls" => {
                 c.tls += 1;
                 if let Some(n) = &s.sni {
@@ -310,6 +316,9 @@ impl Cross {
             }
             "http" => c.http += 1,
             _ => {}
+        }
+        if s.decrypted() {
+            c.tls_decrypted += 1;
         }
         let ws_tried = d.upgrades.iter().any(|u| u.websocket);
         let ws_ok = d
@@ -613,10 +622,13 @@ impl Cross {
                 } else {
                     format!(" (SNI {})", self.sni.join(", "))
                 };
-                return inconclusive(format!(
-                    "{} TLS connection(s){sni}: encrypted, the MQTT or WebSocket inside cannot be seen; a capture with a TLS key log (--tls-keylog) would decide",
-                    counts.tls
-                ));
+                return Verdict {
+                    code: Some("tls_encrypted"),
+                    ..inconclusive(format!(
+                        "{} TLS connection(s){sni}: encrypted, the MQTT or WebSocket inside cannot be seen; a capture with a TLS key log (--tls-keylog) would decide",
+                        counts.tls
+                    ))
+                };
             }
             let what: Vec<String> = self
                 .protocols

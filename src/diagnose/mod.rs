@@ -22,7 +22,7 @@ use crate::event::{CaptureSummary, ConnSummary, Record, RecordSink};
 use crate::flow::{ConnMeta, FlowOut};
 use crate::proto::handshake::UpgradeInfo;
 use crate::proto::mqtt::SessionFinding;
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 pub use cross::DecodeIssues;
 
@@ -172,7 +172,10 @@ pub struct Counts {
     pub websocket: u64,
     pub mqtt_websocket: u64,
     pub mqtt_tcp: u64,
+    /// TLS connections whose contents are not known (not decrypted).
     pub tls: u64,
+    /// TLS connections decrypted with a key log.
+    pub tls_decrypted: u64,
     pub http: u64,
     /// Connections that tried to start a session (Upgrade, CONNECT) and
     /// the ones whose session was accepted.
@@ -204,8 +207,9 @@ impl Verdict {
 pub trait Report {
     /// A record of the protocol stack, as it happens.
     fn record(&mut self, _r: &Record<'_>) {}
-    /// A connection's final record, with what the protocol stack learnt.
-    fn connection(&mut self, meta: &ConnMeta, s: &ConnSummary);
+    /// A connection's final record, with what the protocol stack learnt
+    /// and its Upgrades (kept once, here, for every report).
+    fn connection(&mut self, meta: &ConnMeta, s: &ConnSummary, upgrades: &[UpgradeInfo]);
     fn finding(&mut self, f: &Finding);
     /// The end of the capture, with its verdict.
     fn capture(&mut self, c: &CaptureSummary, v: &Verdict);
@@ -233,7 +237,7 @@ struct ConnDiag {
     anomalies: Vec<Agg>,
     upgrades: Vec<UpgradeInfo>,
     sessions: Vec<(u64, SessionFinding)>,
-    summary: Option<ConnSummary>,
+    summary: Option<Box<ConnSummary>>,
 }
 
 impl ConnDiag {
@@ -280,7 +284,7 @@ impl<'a> Diagnoser<'a> {
     pub fn new(out: &'a mut dyn Report) -> Self {
         Diagnoser {
             out,
-            live: HashMap::new(),
+            live: HashMap::default(),
             cross: cross::Cross::default(),
             problems: 0,
             error: false,
@@ -330,8 +334,8 @@ impl<'a> Diagnoser<'a> {
 
 impl FlowOut for Diagnoser<'_> {
     fn connection(&mut self, meta: &ConnMeta) {
-        let d = self.live.remove(&meta.stream).unwrap_or_default();
-        let summary = d.summary.clone().unwrap_or_else(|| ConnSummary {
+        let mut d = self.live.remove(&meta.stream).unwrap_or_default();
+        let summary = d.summary.take().map(|b| *b).unwrap_or_else(|| ConnSummary {
             protocol: "unknown",
             ..Default::default()
         });
@@ -341,7 +345,7 @@ impl FlowOut for Diagnoser<'_> {
             self.emit(f);
         }
         self.cross.connection(meta, &d, &summary);
-        self.out.connection(meta, &summary);
+        self.out.connection(meta, &summary, &d.upgrades);
     }
 
     fn table_full(&mut self, frame: u64, limit: usize) {
@@ -364,6 +368,8 @@ impl RecordSink for Diagnoser<'_> {
             Record::Upgrade { meta, info } => {
                 let d = self.live.entry(meta.stream).or_default();
                 if d.upgrades.len() < MAX_UPGRADES {
+                    // Almost every connection has one: no spare capacity.
+                    d.upgrades.reserve_exact(1);
                     d.upgrades.push((*info).clone());
                 }
             }
@@ -398,11 +404,12 @@ impl RecordSink for Diagnoser<'_> {
             Record::MqttSession { meta, frame, f } => {
                 let d = self.live.entry(meta.stream).or_default();
                 if d.sessions.len() < MAX_SESSION_FACTS {
+                    d.sessions.reserve_exact(1);
                     d.sessions.push((*frame, (*f).clone()));
                 }
             }
             Record::Summary { meta, s } => {
-                self.live.entry(meta.stream).or_default().summary = Some((*s).clone());
+                self.live.entry(meta.stream).or_default().summary = Some(Box::new((*s).clone()));
             }
             Record::Ws { .. } | Record::Tunnel { .. } => {}
         }

@@ -27,7 +27,7 @@ fn versions(v: &[u16]) -> String {
 }
 
 pub(super) fn findings(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &mut Vec<Finding>) {
-    if s.protocol != "tls" && s.opening[0] != Opening::TlsClientHello {
+    if s.tls.is_none() && s.protocol != "tls" && s.opening[0] != Opening::TlsClientHello {
         return;
     }
     let st = meta.stream;
@@ -110,17 +110,24 @@ pub(super) fn findings(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &m
             .as_ref()
             .map(|c| c.alpn.join(","))
             .unwrap_or_default();
-        out.push(
-            Finding::of(
-                "tls_alpn_h2_on_websocket",
-                format!(
-                    "the server chose HTTP/2 by ALPN (the device offered {offered}) on {}: a WebSocket client needs HTTP/1.1 for its Upgrade",
-                    meta.server
-                ),
-            )
-            .stream(st)
-            .frames([sh.frame]),
-        );
+        let mut f = Finding::of(
+            "tls_alpn_h2_on_websocket",
+            format!(
+                "the server chose HTTP/2 by ALPN (the device offered {offered}) on {}: a WebSocket client needs HTTP/1.1 for its Upgrade",
+                meta.server
+            ),
+        )
+        .stream(st)
+        .frames([sh.frame]);
+        // Decrypted: the device sent its HTTP/1.1 Upgrade anyway and the
+        // server spoke HTTP/2 back.
+        if let Some([Opening::HttpRequest, answer]) = s.decrypted_opening {
+            if answer != Opening::HttpResponse {
+                f.message.push_str("; decrypted: the device sent its HTTP/1.1 Upgrade anyway and the server answered in HTTP/2, so the WebSocket never opened");
+                f = f.severity(super::Severity::Error);
+            }
+        }
+        out.push(f);
     }
     if t.client_hello.as_ref().is_some_and(|c| c.sni.is_none()) {
         out.push(
@@ -178,20 +185,88 @@ pub(super) fn findings(meta: &ConnMeta, s: &ConnSummary, cx: &mut Cross, out: &m
         Some(tu) => format!("{} through the proxy {}", tu.target, meta.server),
         None => meta.server.to_string(),
     };
-    out.push(
-        Finding::of(
-            "tls_encrypted",
-            format!(
-                "encrypted connection to {to}{}: {what}{alpn}{cert}; its contents cannot be seen without the session keys",
-                s.sni
-                    .as_deref()
-                    .map(|n| format!(" (SNI \"{n}\")"))
-                    .unwrap_or_default()
-            ),
-        )
-        .stream(st)
-        .frames(hello_frame),
-    );
+    let sni = s
+        .sni
+        .as_deref()
+        .map(|n| format!(" (SNI \"{n}\")"))
+        .unwrap_or_default();
+    match &t.decrypt {
+        // Decrypted: what it carried is diagnosed like clear text.
+        Some(d) if d.decrypted() => {
+            if let Some(f) = d.failure.as_ref().filter(|f| f.auth) {
+                out.push(
+                    Finding::of(
+                        "tls_decrypt_failed",
+                        format!(
+                            "the {} records of the connection to {to}{sni} stop decrypting in frame {}: {} ({} record(s) decrypted before); what follows is not decoded",
+                            if f.dir == 0 { "device's" } else { "server's" },
+                            f.frame,
+                            f.error,
+                            d.records[f.dir]
+                        ),
+                    )
+                    .stream(st)
+                    .frames([f.frame]),
+                );
+            }
+        }
+        Some(d) if !d.secrets => {
+            let random = t
+                .client_hello
+                .as_ref()
+                .map(|c| hex_prefix(&c.random))
+                .unwrap_or_default();
+            out.push(
+                Finding::of(
+                    "tls_keylog_no_keys",
+                    format!(
+                        "encrypted connection to {to}{sni}: {what}{alpn}{cert}; the key log has no secrets for this session (client random {random}...), so its contents cannot be seen"
+                    ),
+                )
+                .stream(st)
+                .frames(hello_frame),
+            );
+        }
+        Some(d) => {
+            let why = d
+                .failure
+                .as_ref()
+                .map(|f| format!("frame {}: {}", f.frame, f.error))
+                .unwrap_or_else(|| "no record could be decrypted".into());
+            let mut f = Finding::of(
+                "tls_decrypt_failed",
+                format!(
+                    "encrypted connection to {to}{sni}: {what}{alpn}{cert}; the key log has secrets for this session ({}) but they do not decrypt it ({why})",
+                    d.labels.join(", ")
+                ),
+            )
+            .stream(st)
+            .frames(hello_frame.into_iter().chain(d.failure.as_ref().map(|f| f.frame)));
+            if let Some(fl) = d.failure.as_ref().filter(|f| !f.auth) {
+                f = f.hint(if fl.error.contains("is not decrypted") {
+                    "wsdoctor decrypts TLS 1.2 and 1.3 with AES-GCM, ChaCha20-Poly1305 and AES-CBC (SHA-1, SHA-256, SHA-384) suites; this session uses another version or suite. Wireshark may decrypt it with the same key log."
+                } else {
+                    "The key log lacks a secret this session needs (TLS 1.3 logs one line per secret: CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0): give the complete key log the client wrote."
+                });
+            }
+            out.push(f);
+        }
+        None => out.push(
+            Finding::of(
+                "tls_encrypted",
+                format!(
+                    "encrypted connection to {to}{sni}: {what}{alpn}{cert}; its contents cannot be seen without the session keys"
+                ),
+            )
+            .stream(st)
+            .frames(hello_frame),
+        ),
+    }
+}
+
+/// The first bytes of a random, in hex (enough to find it in a key log).
+fn hex_prefix(b: &[u8]) -> String {
+    b.iter().take(8).map(|x| format!("{x:02x}")).collect()
 }
 
 /// A fatal alert in clear: named, with who sent it and what preceded it,

@@ -57,13 +57,13 @@ fn proxy_answer(u: &UpgradeInfo) -> Option<String> {
     .then(|| format!("Server: {s}"))
 }
 
-fn body_text(u: &UpgradeInfo) -> String {
-    String::from_utf8_lossy(&u.body).into_owned()
+fn body_text(u: &UpgradeInfo) -> std::borrow::Cow<'_, str> {
+    crate::proto::lossy(&u.body)
 }
 
 /// The `<title>` of an error page, if it has one.
 pub(super) fn page_title(body: &[u8]) -> Option<String> {
-    let t = String::from_utf8_lossy(body);
+    let t = crate::proto::lossy(body);
     let lower = t.to_ascii_lowercase();
     let a = lower.find("<title>")? + 7;
     let b = lower.get(a..)?.find("</title>")? + a;
@@ -319,11 +319,22 @@ fn unanswered(
     ask: &str,
     base: impl Fn(&'static str, String) -> Finding,
 ) {
+    // A server that chose HTTP/2 by ALPN answers an HTTP/1.1 Upgrade in
+    // HTTP/2: `tls_alpn_h2_on_websocket` (diagnose::tls) is the cause.
+    let h2 = s
+        .tls
+        .as_ref()
+        .and_then(|t| t.server_hello.as_ref())
+        .is_some_and(|sh| sh.alpn.as_deref() == Some("h2"));
+    if h2 {
+        return;
+    }
     let close = meta.first_close;
     let close_frame = close.map(|c| c.frame);
     let since = |t: f64| t - u.request_ts;
     // The server answered in TLS: a TLS listener.
-    if let Opening::TlsRecord { content_type } = s.opening[1] {
+    let opening = s.app_opening();
+    if let Opening::TlsRecord { content_type } = opening[1] {
         out.push(
             base(
                 "ws_plain_to_tls_port",
@@ -336,7 +347,7 @@ fn unanswered(
         );
         return;
     }
-    let server_closed_at_once = s.opening[1] == Opening::Nothing
+    let server_closed_at_once = opening[1] == Opening::Nothing
         && close.is_some_and(|c| c.by == Dir::S2C && since(c.ts.as_f64()) <= IMMEDIATE_CLOSE_SECS);
     let how = match close {
         Some(c) if c.rst => "a TCP reset",

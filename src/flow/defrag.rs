@@ -1,7 +1,7 @@
 //! IPv4 fragment reassembly within bounded memory.
 
 use crate::capture::Ts;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 /// Limits of fragment reassembly.

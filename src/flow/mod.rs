@@ -14,7 +14,7 @@ pub use reasm::{Chunk, Clock, EndKind, ReasmLimits, Reassembly, SegIn, SegNote};
 
 use crate::capture::Ts;
 use crate::wire::{flags, Segment};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 /// Direction of data within a connection.
@@ -152,6 +152,9 @@ pub struct ConnMeta {
     pub reasm_limit_hits: u64,
     /// The connection was removed before the capture ended (idle or table full).
     pub evicted: bool,
+    /// Set on the copy the protocol layers inside a decrypted TLS
+    /// connection report with: their records come from decrypted bytes.
+    pub decrypted: bool,
 }
 
 const MAX_GAPS_LISTED: usize = 64;
@@ -272,7 +275,7 @@ pub struct FlowTable<H> {
 impl<H> FlowTable<H> {
     pub fn new(limits: FlowLimits, new_handler: Box<dyn FnMut() -> H + Send>) -> Self {
         FlowTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             next_stream: 0,
@@ -539,6 +542,7 @@ impl<H> FlowTable<H> {
             first_close: None,
             reasm_limit_hits: 0,
             evicted: false,
+            decrypted: false,
         };
         self.next_stream += 1;
         self.stats.streams = self.next_stream;

@@ -123,24 +123,63 @@ pub enum Head<T> {
 }
 
 /// Header fields in wire order, duplicates kept. Values are decoded lossily.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(pub Vec<(String, String)>);
+/// Stored as one text buffer and the spans of each name and value: two
+/// allocations per head, not two per field (heads are kept as evidence for
+/// every Upgrade).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    text: String,
+    /// Name start, name end, value end (the value starts at name end).
+    spans: Vec<[u32; 3]>,
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(it: I) -> Self {
+        let mut h = Headers::default();
+        for (n, v) in it {
+            h.push(n.as_ref(), v.as_ref());
+        }
+        h
+    }
+}
 
 impl Headers {
+    /// Add a field at the end. Heads are bounded by `HttpLimits` (64 KiB), far
+    /// below the u32 offsets.
+    pub fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(name);
+        let mid = self.text.len() as u32;
+        self.text.push_str(value);
+        self.spans.push([start, mid, self.text.len() as u32]);
+    }
+
+    fn pair(&self, s: &[u32; 3]) -> (&str, &str) {
+        let [a, b, c] = s.map(|x| x as usize);
+        (
+            self.text.get(a..b).unwrap_or(""),
+            self.text.get(b..c).unwrap_or(""),
+        )
+    }
+
     /// First value of `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
+        self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// All values of `name` (case-insensitive), in order.
     pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-        self.0
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// Number of fields named `name` (case-insensitive).
@@ -158,17 +197,17 @@ impl Headers {
 
     /// All (name, value) pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.spans.iter().map(|s| self.pair(s))
     }
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.spans.len()
     }
 
     /// True when there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.spans.is_empty()
     }
 }
 
@@ -199,16 +238,14 @@ pub struct Response {
 }
 
 fn convert_headers(h: &[httparse::Header<'_>]) -> Headers {
-    Headers(
-        h.iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
-    )
+    let mut out = Headers {
+        text: String::with_capacity(h.iter().map(|h| h.name.len() + h.value.len()).sum()),
+        spans: Vec::with_capacity(h.len()),
+    };
+    for f in h {
+        out.push(f.name, &super::lossy(f.value));
+    }
+    out
 }
 
 fn map_parse_error(e: httparse::Error, is_request: bool, start_line_done: bool) -> HttpError {
@@ -837,21 +874,13 @@ mod tests {
             method: "POST".into(),
             uri: "/".into(),
             minor_version: 1,
-            headers: Headers(
-                hs.iter()
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .collect(),
-            ),
+            headers: hs.iter().copied().collect(),
         };
         let resp = |s: u16, hs: &[(&str, &str)]| Response {
             status: s,
             reason: String::new(),
             minor_version: 1,
-            headers: Headers(
-                hs.iter()
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .collect(),
-            ),
+            headers: hs.iter().copied().collect(),
         };
         assert_eq!(body_kind_request(&req(&[])), BodyKind::None);
         assert_eq!(

@@ -96,8 +96,14 @@ pub fn identify_server(resp: &Response, body: &[u8]) -> Option<ServerProduct> {
     let server = resp.headers.get("server").map(str::trim);
     let powered = resp.headers.get("x-powered-by").map(str::trim);
     let aspnet = resp.headers.get("x-aspnet-version").is_some();
-    let body = String::from_utf8_lossy(body);
-    let body_iis = iis_from_body(&body);
+    // The page is read only when the headers leave the product open (IIS
+    // or no Server header): most answers come from other servers.
+    let need_body = server.is_none_or(|s| s.starts_with("Microsoft-IIS/"));
+    let body_iis = if need_body {
+        iis_from_body(&super::lossy(body))
+    } else {
+        None
+    };
     let mut evidence = Vec::new();
 
     if let Some(s) = server {

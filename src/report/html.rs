@@ -941,7 +941,7 @@ fn conn_block(s: &mut String, slug: &str, c: &Conn, flagged: bool) {
     };
     let _ = writeln!(
         s,
-        "<div class=\"conn{}\" id=\"{}-s{}\">\n<div class=\"chead\"><span class=\"id\">#{}</span><span class=\"ep mono\">{} → {}</span><span class=\"proto {}\">{}</span>\
+        "<div class=\"conn{}\" id=\"{}-s{}\">\n<div class=\"chead\"><span class=\"id\">#{}</span><span class=\"ep mono\">{} → {}</span><span class=\"proto {}\">{}</span>{}\
          <span class=\"facts\">{} pkts · {} / {} bytes (c→s / s→c) · {} · frames {}–{} · {}{}</span></div>\n<div class=\"cbody\">",
         if flagged { " flagged" } else { "" },
         escape(slug),
@@ -951,6 +951,11 @@ fn conn_block(s: &mut String, slug: &str, c: &Conn, flagged: bool) {
         escape(&m.server),
         escape(&m.protocol),
         escape(&m.protocol),
+        if m.decrypted {
+            "<span class=\"proto tls\" title=\"decrypted with the TLS key log\">decrypted TLS</span>"
+        } else {
+            ""
+        },
         num(m.packets),
         num(m.bytes[0]),
         num(m.bytes[1]),
@@ -1994,6 +1999,7 @@ mod tests {
             alpn: None,
             summary: vec![],
             tls: None,
+            decrypted: false,
         }
     }
 

@@ -411,6 +411,7 @@ fn connection(v: &Value) -> Option<ConnFacts> {
             .map(|_| strs(v, "alpn", MAX_FILTERS)),
         summary: strs(v, "summary", MAX_SUMMARY_LINES),
         tls: v.get("tls").filter(|t| t.is_object()).map(tls),
+        decrypted: b(v, "decrypted").unwrap_or(false),
     })
 }
 

@@ -91,6 +91,17 @@ impl<'b> Obj<'b> {
         self
     }
 
+    /// Seconds with microsecond precision (finite values; others are null).
+    pub fn secs(&mut self, k: &str, v: f64) -> &mut Self {
+        if !v.is_finite() {
+            return self.null(k);
+        }
+        use std::io::Write as _;
+        let b = self.key(k);
+        let _ = write!(b, "{v:.6}");
+        self
+    }
+
     pub fn opt_u64(&mut self, k: &str, v: Option<u64>) -> &mut Self {
         match v {
             Some(v) => self.u64(k, v),

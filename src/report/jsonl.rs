@@ -173,6 +173,9 @@ impl<W: Write> Jsonl<W> {
         o.u64("stream", m.stream)
             .display_plain("client", m.client)
             .display_plain("server", m.server);
+        if m.decrypted {
+            o.bool("decrypted", true);
+        }
     }
 
     fn upgrade(&mut self, m: &ConnMeta, u: &UpgradeInfo) {
@@ -540,9 +543,12 @@ impl<W: Write> Report for Jsonl<W> {
         }
     }
 
-    fn connection(&mut self, m: &ConnMeta, p: &ConnSummary) {
+    fn connection(&mut self, m: &ConnMeta, p: &ConnSummary, upgrades: &[UpgradeInfo]) {
         let sec = self.opts.secrets();
-        let tls = p.tls.as_ref().map(TlsInfo::from_facts);
+        let tls = p.tls.as_deref().map(TlsInfo::from_facts);
+        // The summary lines the reports show (made here for every
+        // connection: the records carry what the reports need).
+        let summary = super::lines::conn_lines(p, upgrades);
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
             .display_plain("client", m.client)
@@ -605,7 +611,7 @@ impl<W: Write> Report for Jsonl<W> {
         };
         o.raw("summary", |b| {
             b.push(b'[');
-            for (i, l) in p.summary.iter().enumerate() {
+            for (i, l) in summary.iter().enumerate() {
                 if i > 0 {
                     b.push(b',');
                 }
@@ -628,15 +634,22 @@ impl<W: Write> Report for Jsonl<W> {
                     .u64("status", u64::from(t.status))
                     .str("reason", &t.reason)
                     .opt_str("proxy", t.proxy.as_deref())
+                    .secs("answer_secs", t.answer_secs)
+                    .opt_str("proxy_authenticate", t.auth_asked.as_deref())
+                    .bool("proxy_authorization_sent", t.auth_sent)
+                    .opt_str("proxy_error", t.proxy_error.as_deref())
                     .end();
             });
         }
-        if p.protocol == "tls" {
+        if p.protocol == "tls" || p.tls.is_some() {
             o.opt_str("sni", p.sni.as_deref());
             match &p.alpn {
                 Some(a) => o.str_list("alpn", a.iter().map(|s| s.as_str())),
                 None => o.null("alpn"),
             };
+        }
+        if p.decrypted() {
+            o.bool("decrypted", true);
         }
         o.end();
         self.flush_line();

@@ -7,6 +7,7 @@ pub mod html;
 pub mod ingest;
 pub mod json;
 pub mod jsonl;
+pub mod lines;
 pub mod markdown;
 pub mod model;
 pub mod text;

@@ -206,11 +206,11 @@ impl Upgrade {
             method: u.request.method.clone(),
             uri: u.request.uri.clone(),
             request_version: format!("HTTP/1.{}", u.request.minor_version),
-            request_headers: u.request.headers.0.clone(),
+            request_headers: pairs(&u.request.headers),
             status: resp.map(|r| r.status),
             reason: resp.map(|r| r.reason.clone()),
             response_version: resp.map(|r| format!("HTTP/1.{}", r.minor_version)),
-            response_headers: resp.map(|r| r.headers.0.clone()).unwrap_or_default(),
+            response_headers: resp.map(|r| pairs(&r.headers)).unwrap_or_default(),
             protocols_offered: h.protocols_offered.clone(),
             protocol_selected: h.protocol_selected.clone(),
             extensions_offered: h.extensions_offered.clone(),
@@ -696,11 +696,19 @@ pub struct ConnFacts {
     /// Summary lines (handshake, WebSocket, MQTT).
     pub summary: Vec<String>,
     pub tls: Option<TlsInfo>,
+    /// Decrypted with a key log: the protocol is what TLS carried.
+    pub decrypted: bool,
+}
+
+fn pairs(h: &crate::proto::http::Headers) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 impl ConnFacts {
     /// From the live connection record (not redacted yet).
-    pub fn from_meta(m: &ConnMeta, p: &ConnSummary) -> ConnFacts {
+    pub fn from_meta(m: &ConnMeta, p: &ConnSummary, upgrades: &[UpgradeInfo]) -> ConnFacts {
         ConnFacts {
             stream: m.stream,
             client: m.client.to_string(),
@@ -739,18 +747,19 @@ impl ConnFacts {
                 last_data_frame: c.last_data_frame,
             }),
             // The contract has SNI and ALPN on TLS connections only.
-            sni: if p.protocol == "tls" {
+            sni: if p.protocol == "tls" || p.tls.is_some() {
                 p.sni.clone()
             } else {
                 None
             },
-            alpn: if p.protocol == "tls" {
+            alpn: if p.protocol == "tls" || p.tls.is_some() {
                 p.alpn.clone()
             } else {
                 None
             },
-            summary: p.summary.clone(),
-            tls: p.tls.as_ref().map(TlsInfo::from_facts),
+            summary: super::lines::conn_lines(p, upgrades),
+            tls: p.tls.as_deref().map(TlsInfo::from_facts),
+            decrypted: p.decrypted(),
         }
     }
 }
@@ -1418,7 +1427,7 @@ fn redact_conn(m: &mut ConnFacts, sec: Secrets) {
 }
 
 impl diagnose::Report for CaptureReport {
-    fn connection(&mut self, meta: &ConnMeta, proto: &ConnSummary) {
+    fn connection(&mut self, meta: &ConnMeta, proto: &ConnSummary, upgrades: &[UpgradeInfo]) {
         if self.conns.len() >= MAX_CONNS {
             // What add_connection does with a connection it cannot keep,
             // without building its facts first.
@@ -1426,7 +1435,7 @@ impl diagnose::Report for CaptureReport {
             self.open.remove(&meta.stream);
             return;
         }
-        self.add_connection(ConnFacts::from_meta(meta, proto));
+        self.add_connection(ConnFacts::from_meta(meta, proto, upgrades));
     }
 
     fn finding(&mut self, f: &diagnose::Finding) {

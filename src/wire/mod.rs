@@ -10,6 +10,7 @@
 //! the length the headers claim, so reassembly can report the rest as a gap.
 //! Checksums are never validated (loopback captures carry unfinished ones).
 
+mod fast;
 mod link;
 mod skip;
 mod tunnel;
@@ -35,7 +36,7 @@ pub mod flags {
 }
 
 /// One TCP segment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
@@ -112,6 +113,14 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
 
 #[inline]
 fn from_ethernet(data: &[u8], depth: u8) -> Decoded<'_> {
+    if let Some(s) = fast::ethernet(data) {
+        return Decoded::Tcp(s);
+    }
+    slow_ethernet(data, depth)
+}
+
+/// [`from_ethernet`] without the fast path.
+fn slow_ethernet(data: &[u8], depth: u8) -> Decoded<'_> {
     match LaxSlicedPacket::from_ethernet(data) {
         Ok(p) => from_sliced(p, depth),
         Err(_) => Decoded::Malformed("ethernet header cut short"),
@@ -124,6 +133,14 @@ fn from_ether_type(et: EtherType, rest: &[u8], depth: u8) -> Decoded<'_> {
 
 #[inline]
 fn from_ip(data: &[u8], depth: u8) -> Decoded<'_> {
+    if let Some(s) = fast::ip(data) {
+        return Decoded::Tcp(s);
+    }
+    slow_ip(data, depth)
+}
+
+/// [`from_ip`] without the fast path.
+fn slow_ip(data: &[u8], depth: u8) -> Decoded<'_> {
     match LaxSlicedPacket::from_ip(data) {
         Ok(p) => from_sliced(p, depth),
         Err(_) => Decoded::Malformed("IP header cut short or invalid"),
@@ -335,6 +352,25 @@ pub fn endpoint(ip: &IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// The fast path and the general one agree: `Some` from the fast path is
+/// what the general path decodes (for tests and the `wire` fuzz target).
+/// Returns whether the fast path took the frame.
+pub fn fast_path_agrees(ethernet: bool, data: &[u8]) -> bool {
+    let (fast, slow) = if ethernet {
+        (fast::ethernet(data), slow_ethernet(data, 0))
+    } else {
+        (fast::ip(data), slow_ip(data, 0))
+    };
+    match (fast, slow) {
+        (None, _) => false,
+        (Some(f), Decoded::Tcp(s)) => {
+            assert_eq!(f, s, "fast path differs from the general one");
+            true
+        }
+        (Some(f), other) => panic!("fast path took {f:?}, the general one says {other:?}"),
     }
 }
 

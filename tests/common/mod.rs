@@ -27,11 +27,38 @@ pub fn public_truth() -> Option<PathBuf> {
 
 /// Analyse one capture and return its JSON Lines records.
 pub fn records(path: &Path) -> (Vec<Value>, Outcome) {
+    records_with(path, &Options::default())
+}
+
+/// Options that decrypt TLS with the key log at `keys`.
+pub fn keylog_options(keys: &Path) -> Options {
+    let text = std::fs::read(keys).unwrap_or_else(|e| panic!("{}: {e}", keys.display()));
+    Options {
+        keylog: Some(std::sync::Arc::new(
+            wsdoctor::proto::tls::keylog::KeyLog::parse(&text),
+        )),
+        ..Options::default()
+    }
+}
+
+/// The key log a truth file was made with (tshark's `tls.keylog_file`
+/// option), looked up beside the capture.
+pub fn truth_keylog(truth: &Value, capture: &Path) -> Option<PathBuf> {
+    let cmd = truth["tshark_command"].as_str()?;
+    let at = cmd.find("tls.keylog_file:")? + "tls.keylog_file:".len();
+    let path = cmd[at..].split_whitespace().next()?;
+    let name = Path::new(path).file_name()?;
+    let p = capture.parent()?.join(name);
+    p.is_file().then_some(p)
+}
+
+/// Analyse one capture with `opts` and return its JSON Lines records.
+pub fn records_with(path: &Path, opts: &Options) -> (Vec<Value>, Outcome) {
     let mut buf = Vec::new();
     let name = path.to_string_lossy().into_owned();
     let outcome = {
         let mut sink = Jsonl::new(&mut buf, &name);
-        analyze_path(path, &Options::default(), &mut sink)
+        analyze_path(path, opts, &mut sink)
     };
     let recs = buf
         .split(|&b| b == b'\n')

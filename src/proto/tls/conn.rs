@@ -6,8 +6,17 @@
 //! frame they arrived in; what it learns accumulates in [`TlsFacts`].
 //! Handshake messages are parsed with `tls-parser`, certificates with
 //! `x509-parser`.
+//!
+//! With a [`SecretSource`] (a key log) the records of both directions are
+//! decrypted ([`super::crypto`]): TLS 1.3's encrypted handshake (ALPN in
+//! EncryptedExtensions, the certificate chain, Finished, KeyUpdate) and
+//! alerts are read like clear ones, and application data is handed to the
+//! caller as [`Plain`] bytes per direction. A record that does not decrypt
+//! ends that direction's plaintext (never garbage passed on).
 
 use super::cert::{self, CertInfo};
+use super::crypto::{Direction, Epoch, RecordDecryptor, SessionParams};
+use super::keylog::{KeyLog, SessionSecrets};
 use super::names::is_grease;
 use tls_parser::{
     parse_tls_client_hello_extensions, parse_tls_message_handshake,
@@ -41,6 +50,74 @@ impl Default for TlsLimits {
 
 /// A direction: 0 client to server, 1 server to client.
 pub type DirIdx = usize;
+
+/// Where the secrets of TLS sessions come from (a key log file, the
+/// Decryption Secrets Blocks of a pcapng file).
+pub trait SecretSource: Send {
+    /// A key log was given at all (then a session without secrets in it is
+    /// worth saying).
+    fn given(&self) -> bool;
+    /// The secrets of the session with this ClientHello random.
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<SessionSecrets>;
+}
+
+impl SecretSource for KeyLog {
+    fn given(&self) -> bool {
+        true
+    }
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<SessionSecrets> {
+        self.get(client_random).copied()
+    }
+}
+
+/// Decrypted application data, handed on by [`TlsConn::feed_with`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Plain<'a> {
+    /// Bytes of direction `dir`, in order.
+    Data { dir: DirIdx, bytes: &'a [u8] },
+    /// Direction `dir` cannot be followed further: a record that did not
+    /// decrypt, or a capture gap. `len` is at most the bytes lost (the
+    /// record's length; unknown after a gap: 0).
+    Lost { dir: DirIdx, len: u64 },
+}
+
+/// A record that could not be decrypted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecryptFailure {
+    pub dir: DirIdx,
+    pub frame: u64,
+    /// What went wrong (no secret for the epoch, an unsupported version or
+    /// suite, the integrity check failed...).
+    pub error: String,
+    /// The integrity check failed: the secrets are not this session's.
+    pub auth: bool,
+}
+
+/// What decryption with a key log did for a connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecryptFacts {
+    /// The key log has secrets for this session's client random.
+    pub secrets: bool,
+    /// The labels of the secrets found (never the secrets).
+    pub labels: Vec<&'static str>,
+    /// Records decrypted per direction.
+    pub records: [u64; 2],
+    /// Application data bytes decrypted per direction.
+    pub app_bytes: [u64; 2],
+    /// The first decrypted record (frame).
+    pub first_frame: Option<u64>,
+    /// KeyUpdates followed per direction.
+    pub key_updates: [u32; 2],
+    /// The first record (per connection) that did not decrypt.
+    pub failure: Option<DecryptFailure>,
+}
+
+impl DecryptFacts {
+    /// Some records were decrypted.
+    pub fn decrypted(&self) -> bool {
+        self.records.iter().any(|&n| n > 0)
+    }
+}
 
 /// What the ClientHello offered.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -139,6 +216,8 @@ pub struct TlsFacts {
     /// A capture gap: that direction was not followed further.
     pub lost: [bool; 2],
     pub limit_hit: bool,
+    /// Decryption with a key log (None: no key log was given).
+    pub decrypt: Option<DecryptFacts>,
 }
 
 impl TlsFacts {
@@ -170,6 +249,11 @@ impl TlsFacts {
     pub fn fatal_alert(&self) -> Option<&AlertFacts> {
         self.alerts.iter().find(|a| a.level == 2 && !a.encrypted)
     }
+
+    /// Records of this connection were decrypted with a key log.
+    pub fn decrypted(&self) -> bool {
+        self.decrypt.as_ref().is_some_and(DecryptFacts::decrypted)
+    }
 }
 
 #[derive(Default)]
@@ -181,6 +265,16 @@ struct Dir {
     /// Records after this point are encrypted.
     encrypted: bool,
     done: bool,
+    /// The decryptor of this direction, once its records are encrypted
+    /// and the key log has its secret.
+    dec: Option<RecordDecryptor>,
+    /// Decrypted handshake bytes (a message may span records).
+    phs: Vec<u8>,
+    /// TLS 1.3: this direction's Finished was in the last record: switch
+    /// to the application traffic secret.
+    finished: bool,
+    /// TLS 1.3: a KeyUpdate was in the last record.
+    key_update: bool,
 }
 
 /// Both directions of one TLS connection.
@@ -188,6 +282,14 @@ pub struct TlsConn {
     lim: TlsLimits,
     dirs: [Dir; 2],
     facts: TlsFacts,
+    keys: Option<Box<dyn SecretSource>>,
+    /// The session's parameters and secrets, when the key log has them.
+    session: Option<(SessionParams, SessionSecrets)>,
+    /// Decryptors built at the ServerHello for TLS 1.2, used after each
+    /// side's ChangeCipherSpec.
+    waiting: [Option<RecordDecryptor>; 2],
+    /// Plaintext of the record being handled.
+    scratch: Vec<u8>,
 }
 
 impl Default for TlsConn {
@@ -215,6 +317,18 @@ impl TlsConn {
             lim,
             dirs: Default::default(),
             facts: TlsFacts::default(),
+            keys: None,
+            session: None,
+            waiting: [None, None],
+            scratch: Vec::new(),
+        }
+    }
+
+    /// A connection whose records are decrypted with the secrets of `keys`.
+    pub fn with_keys(lim: TlsLimits, keys: Box<dyn SecretSource>) -> Self {
+        TlsConn {
+            keys: Some(keys),
+            ..TlsConn::new(lim)
         }
     }
 
@@ -233,6 +347,8 @@ impl TlsConn {
             st.done = true;
             st.rec = Vec::new();
             st.hs = Vec::new();
+            st.phs = Vec::new();
+            st.dec = None;
         }
         if let Some(l) = self.facts.lost.get_mut(d) {
             *l = true;
@@ -240,8 +356,21 @@ impl TlsConn {
     }
 
     /// Bytes of direction `d` (0: client to server), arriving in `frame` at
-    /// time `ts` (seconds).
-    pub fn feed(&mut self, d: DirIdx, mut input: &[u8], frame: u64, ts: f64) {
+    /// time `ts` (seconds); decrypted application data is dropped.
+    pub fn feed(&mut self, d: DirIdx, input: &[u8], frame: u64, ts: f64) {
+        self.feed_with(d, input, frame, ts, &mut |_| {});
+    }
+
+    /// [`TlsConn::feed`], handing decrypted application data to `app`
+    /// (it belongs to `frame`: where its record ended).
+    pub fn feed_with(
+        &mut self,
+        d: DirIdx,
+        mut input: &[u8],
+        frame: u64,
+        ts: f64,
+        app: &mut dyn FnMut(Plain<'_>),
+    ) {
         let d = d & 1;
         let max = self.lim.max_record;
         while !input.is_empty() && !self.dirs[d].done {
@@ -252,7 +381,7 @@ impl TlsConn {
                         if input.len() >= n {
                             let (r, rest) = input.split_at(n);
                             input = rest;
-                            self.record(d, r, frame, ts);
+                            self.record(d, r, frame, ts, app);
                         } else {
                             self.dirs[d].rec.extend_from_slice(input);
                             return;
@@ -296,7 +425,7 @@ impl TlsConn {
             if let RecLen::Len(n) = record_len(&self.dirs[d].rec) {
                 if self.dirs[d].rec.len() >= n {
                     let r = std::mem::take(&mut self.dirs[d].rec);
-                    self.record(d, &r, frame, ts);
+                    self.record(d, &r, frame, ts, app);
                 }
             }
         }
@@ -307,14 +436,30 @@ impl TlsConn {
         self.dirs[d].done = true;
         self.dirs[d].rec = Vec::new();
         self.dirs[d].hs = Vec::new();
+        self.dirs[d].dec = None;
     }
 
     /// One whole record (header included).
-    fn record(&mut self, d: DirIdx, r: &[u8], frame: u64, ts: f64) {
+    fn record(&mut self, d: DirIdx, r: &[u8], frame: u64, ts: f64, app: &mut dyn FnMut(Plain<'_>)) {
         let (Some(&ct), Some(body)) = (r.first(), r.get(5..)) else {
             return;
         };
         let encrypted = self.dirs[d].encrypted;
+        // TLS 1.3 encrypts into records of outer type 23 only (an alert in
+        // clear may still come); TLS 1.2 everything after ChangeCipherSpec.
+        let v13 = self.facts.version().is_some_and(|v| v >= 0x0304);
+        let sealed = if v13 { ct == 23 } else { ct != 20 };
+        if encrypted && sealed && self.dirs[d].dec.is_some() {
+            if ct != 21 {
+                self.encrypted(d, frame, ts);
+            }
+            let version = u16::from_be_bytes([
+                r.get(1).copied().unwrap_or(3),
+                r.get(2).copied().unwrap_or(3),
+            ]);
+            self.decrypt(d, ct, version, body, frame, ts, app);
+            return;
+        }
         match ct {
             20 => {
                 // ChangeCipherSpec: in TLS 1.2 what follows is encrypted; in
@@ -323,8 +468,9 @@ impl TlsConn {
                 // only be TLS 1.3's.
                 self.facts.ccs[d].get_or_insert(frame);
                 let v12 = self.facts.version().is_some_and(|v| v < 0x0304);
-                if v12 {
+                if v12 && !self.dirs[d].encrypted {
                     self.dirs[d].encrypted = true;
+                    self.dirs[d].dec = self.waiting[d].take();
                 }
             }
             21 => {
@@ -360,6 +506,220 @@ impl TlsConn {
         f.encrypted_records[d] = f.encrypted_records[d].saturating_add(1);
         if d == 1 && f.encrypted_records[0] > 0 {
             f.server_after_client = f.server_after_client.saturating_add(1);
+        }
+    }
+
+    /// At the ServerHello: the session's secrets, and a decryptor per
+    /// direction (TLS 1.3: the handshake epoch; TLS 1.2: used after that
+    /// side's ChangeCipherSpec).
+    fn find_keys(&mut self) {
+        let Some(keys) = &self.keys else { return };
+        if !keys.given() {
+            return;
+        }
+        let (Some(ch), Some(sh)) = (&self.facts.client_hello, &self.facts.server_hello) else {
+            return;
+        };
+        let params = SessionParams {
+            version: sh.version,
+            cipher_suite: sh.suite,
+            client_random: ch.random,
+            server_random: sh.random,
+            encrypt_then_mac: sh.etm && ch.etm,
+        };
+        let frame = sh.frame;
+        let found = keys.secrets(&ch.random).filter(|s| !s.is_empty());
+        let mut df = DecryptFacts {
+            secrets: found.is_some(),
+            labels: found.map(|s| s.labels()).unwrap_or_default(),
+            ..Default::default()
+        };
+        if let Some(secrets) = found {
+            for (d, dir) in [
+                (0, Direction::ClientToServer),
+                (1, Direction::ServerToClient),
+            ] {
+                match RecordDecryptor::from_keylog(&params, &secrets, dir, Epoch::Handshake) {
+                    Ok(dec) => self.waiting[d] = Some(dec),
+                    Err(e) => {
+                        df.failure.get_or_insert(DecryptFailure {
+                            dir: d,
+                            frame,
+                            error: e.to_string(),
+                            auth: false,
+                        });
+                    }
+                }
+            }
+            self.session = Some((params, secrets));
+        }
+        self.facts.decrypt = Some(df);
+    }
+
+    /// An encrypted record of direction `d`, decrypted.
+    #[allow(clippy::too_many_arguments)]
+    fn decrypt(
+        &mut self,
+        d: DirIdx,
+        ct: u8,
+        version: u16,
+        body: &[u8],
+        frame: u64,
+        ts: f64,
+        app: &mut dyn FnMut(Plain<'_>),
+    ) {
+        let Some(dec) = self.dirs[d].dec.as_mut() else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let r = dec.decrypt(ct, version, body, &mut buf);
+        let df = self.facts.decrypt.get_or_insert_with(DecryptFacts::default);
+        match r {
+            Ok(inner) => {
+                df.records[d] = df.records[d].saturating_add(1);
+                df.first_frame.get_or_insert(frame);
+                match inner {
+                    22 => self.plain_handshake(d, &buf, frame),
+                    21 => {
+                        if let ([level, description], true) = (
+                            buf.as_slice(),
+                            self.facts.alerts.len() < self.lim.max_alerts,
+                        ) {
+                            self.facts.alerts.push(AlertFacts {
+                                dir: d,
+                                level: *level,
+                                description: *description,
+                                encrypted: false,
+                                frame,
+                                ts,
+                            });
+                        }
+                    }
+                    23 => {
+                        if let Some(df) = self.facts.decrypt.as_mut() {
+                            df.app_bytes[d] = df.app_bytes[d].saturating_add(buf.len() as u64);
+                        }
+                        if !buf.is_empty() {
+                            app(Plain::Data {
+                                dir: d,
+                                bytes: &buf,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+                self.after_record(d, frame);
+            }
+            Err(e) => {
+                df.failure.get_or_insert(DecryptFailure {
+                    dir: d,
+                    frame,
+                    error: e.to_string(),
+                    auth: e.is_auth_failure(),
+                });
+                self.dirs[d].dec = None;
+                self.dirs[d].phs = Vec::new();
+                app(Plain::Lost {
+                    dir: d,
+                    len: body.len() as u64,
+                });
+            }
+        }
+        self.scratch = buf;
+    }
+
+    /// TLS 1.3: after the record with a direction's Finished, its
+    /// application secret; after a KeyUpdate, the next one.
+    fn after_record(&mut self, d: DirIdx, frame: u64) {
+        let st = &mut self.dirs[d];
+        if std::mem::take(&mut st.finished) {
+            let dir = if d == 0 {
+                Direction::ClientToServer
+            } else {
+                Direction::ServerToClient
+            };
+            let next = self
+                .session
+                .as_ref()
+                .map(|(p, s)| RecordDecryptor::from_keylog(p, s, dir, Epoch::Application));
+            match next {
+                Some(Ok(dec)) => st.dec = Some(dec),
+                Some(Err(e)) => {
+                    st.dec = None;
+                    if let Some(df) = self.facts.decrypt.as_mut() {
+                        df.failure.get_or_insert(DecryptFailure {
+                            dir: d,
+                            frame,
+                            error: e.to_string(),
+                            auth: false,
+                        });
+                    }
+                }
+                None => st.dec = None,
+            }
+        }
+        let st = &mut self.dirs[d];
+        if std::mem::take(&mut st.key_update) {
+            if let Some(dec) = st.dec.as_mut() {
+                if dec.key_update().is_err() {
+                    st.dec = None;
+                } else if let Some(df) = self.facts.decrypt.as_mut() {
+                    df.key_updates[d] = df.key_updates[d].saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// Decrypted handshake bytes: TLS 1.3's EncryptedExtensions (ALPN),
+    /// Certificate, Finished and KeyUpdate.
+    fn plain_handshake(&mut self, d: DirIdx, body: &[u8], frame: u64) {
+        let st = &mut self.dirs[d];
+        if st.phs.len().saturating_add(body.len()) > self.lim.max_handshake {
+            self.facts.limit_hit = true;
+            st.phs = Vec::new();
+            return;
+        }
+        st.phs.extend_from_slice(body);
+        loop {
+            let st = &mut self.dirs[d];
+            let Some(h) = st.phs.get(..4) else { return };
+            let ty = h[0];
+            let len = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
+            if 4 + len > self.lim.max_handshake {
+                self.facts.limit_hit = true;
+                st.phs = Vec::new();
+                return;
+            }
+            if st.phs.len() < 4 + len {
+                return;
+            }
+            let msg: Vec<u8> = st.phs.drain(..4 + len).collect();
+            let body = msg.get(4..).unwrap_or(&[]);
+            let v13 = self.facts.version().is_some_and(|v| v >= 0x0304);
+            match ty {
+                8 if d == 1 => {
+                    if let Some(alpn) = alpn_of_extensions(body) {
+                        if let Some(sh) = self.facts.server_hello.as_mut() {
+                            sh.alpn.get_or_insert(alpn);
+                        }
+                    }
+                }
+                11 if d == 1 && v13 && self.facts.certificates.is_empty() => {
+                    self.facts.certificate_frame = frame;
+                    for raw in tls13_certificates(body)
+                        .into_iter()
+                        .take(self.lim.max_certs)
+                    {
+                        if let Some(ci) = cert::parse(raw) {
+                            self.facts.certificates.push(ci);
+                        }
+                    }
+                }
+                20 if v13 => self.dirs[d].finished = true,
+                24 if v13 => self.dirs[d].key_update = true,
+                _ => {}
+            }
         }
     }
 
@@ -424,6 +784,11 @@ impl TlsConn {
                         if !is_grease(t) {
                             f.extensions.push(t);
                         }
+                        match t {
+                            22 => f.etm = true,
+                            23 => f.ems = true,
+                            _ => {}
+                        }
                         match e {
                             TlsExtension::SNI(names) => {
                                 f.sni = names.iter().find(|(t, _)| *t == SNIType::HostName).map(
@@ -470,6 +835,13 @@ impl TlsConn {
                 let mut hrr_group = None;
                 if let Some(Ok((_, exts))) = sh.ext.map(parse_tls_server_hello_extensions) {
                     for e in &exts {
+                        // By number: tls-parser reads some of these as Unknown
+                        // in a ServerHello.
+                        match tls_parser::TlsExtensionType::from(e).0 {
+                            22 => f.etm = true,
+                            23 => f.ems = true,
+                            _ => {}
+                        }
                         match e {
                             TlsExtension::SupportedVersions(v) => {
                                 if let Some(x) = v.first() {
@@ -502,10 +874,13 @@ impl TlsConn {
                 }
                 let v13 = f.version >= 0x0304;
                 self.facts.server_hello = Some(f);
+                self.find_keys();
                 if v13 {
                     // Everything after the ServerHello is encrypted, both ways.
                     self.dirs[1].encrypted = true;
                     self.dirs[0].encrypted = true;
+                    self.dirs[0].dec = self.waiting[0].take();
+                    self.dirs[1].dec = self.waiting[1].take();
                 }
             }
             TlsMessageHandshake::Certificate(c) if d == 1 && self.facts.certificates.is_empty() => {
@@ -519,6 +894,64 @@ impl TlsConn {
             _ => {}
         }
     }
+}
+
+fn u16_at(b: &[u8], i: usize) -> Option<usize> {
+    b.get(i..i + 2)
+        .map(|x| usize::from(u16::from_be_bytes([x[0], x[1]])))
+}
+
+fn u24_at(b: &[u8], i: usize) -> Option<usize> {
+    b.get(i..i + 3)
+        .map(|x| (usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
+}
+
+/// The protocol chosen by ALPN in an EncryptedExtensions body.
+fn alpn_of_extensions(b: &[u8]) -> Option<String> {
+    let total = u16_at(b, 0)?;
+    let exts = b.get(2..2 + total.min(b.len().saturating_sub(2)))?;
+    let mut i = 0usize;
+    while let (Some(ty), Some(n)) = (u16_at(exts, i), u16_at(exts, i + 2)) {
+        let data = exts.get(i + 4..i + 4 + n)?;
+        if ty == 16 {
+            // protocol_name_list: u16 length, then u8-length names.
+            let name_len = usize::from(*data.get(2)?);
+            let name = data.get(3..3 + name_len)?;
+            return Some(String::from_utf8_lossy(name).chars().take(64).collect());
+        }
+        i = i + 4 + n;
+    }
+    None
+}
+
+/// The DER certificates of a TLS 1.3 Certificate message body
+/// (request context, then entries with their own extensions).
+fn tls13_certificates(b: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let Some(&ctx) = b.first() else { return out };
+    let start = 1 + usize::from(ctx);
+    let Some(total) = u24_at(b, start) else {
+        return out;
+    };
+    let list = b
+        .get(start + 3..)
+        .map(|l| l.get(..total).unwrap_or(l))
+        .unwrap_or(&[]);
+    let mut i = 0usize;
+    while let Some(n) = u24_at(list, i) {
+        let Some(der) = list.get(i + 3..i + 3 + n) else {
+            break;
+        };
+        out.push(der);
+        let Some(ext) = u16_at(list, i + 3 + n) else {
+            break;
+        };
+        i = i + 3 + n + 2 + ext;
+        if out.len() >= 16 {
+            break;
+        }
+    }
+    out
 }
 
 /// The key share groups of a ClientHello key_share extension body.

@@ -1,9 +1,15 @@
-//! TLS without keys: the ClientHello's server name (SNI) and ALPN for
-//! sniffing, and (`conn`) the record layer and handshake of both directions,
-//! what each side offered, chose and complained about.
+//! TLS: the ClientHello's server name (SNI) and ALPN for sniffing, and
+//! (`conn`) the record layer and handshake of both directions, what each
+//! side offered, chose and complained about; certificates (`cert`) and
+//! registry names (`names`).
+//!
+//! With a key log: [`keylog`] reads NSS key logs (and pcapng Decryption
+//! Secrets Blocks), [`crypto`] decrypts the records of each direction.
 
 pub mod cert;
 pub mod conn;
+pub mod crypto;
+pub mod keylog;
 pub mod names;
 
 /// What a ClientHello offers.
