@@ -16,7 +16,7 @@ cargo fuzz build --sanitizer none
 
 for t in $(cargo fuzz list); do
     case "$t" in
-        pipeline|pipeline_upgrade|capture) max_len=65536 ;;
+        pipeline|pipeline_upgrade|capture|jsonl_report) max_len=65536 ;;
         reasm|reasm_reorder|ws|deflate|tls_decrypt) max_len=16384 ;;
         http|mqtt_stream) max_len=8192 ;;
         *) max_len=4096 ;;

@@ -8,7 +8,7 @@
 use crate::analyze::{analyze_path, Options, Outcome};
 use crate::diagnose::Report;
 use crate::report::jsonl::{Jsonl, RenderOpts};
-use crate::report::model::CaptureReport;
+use crate::report::model::{CaptureReport, ModelOpts};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -170,7 +170,7 @@ pub fn run(
     opts: &Options,
     jobs: usize,
     jsonl: Option<RenderOpts>,
-    timelines: bool,
+    model: ModelOpts,
     mut emit: impl FnMut(usize, Produced, Outcome),
     mut progress: impl FnMut(usize),
 ) {
@@ -198,11 +198,7 @@ pub fn run(
                 (i, Produced::Jsonl(spool), o)
             }
             None => {
-                let mut rep = if timelines {
-                    CaptureReport::new(&name)
-                } else {
-                    CaptureReport::without_timelines(&name)
-                };
+                let mut rep = CaptureReport::with_opts(&name, model);
                 let o = run_one(input, opts, &mut rep);
                 (i, Produced::Report(Box::new(rep)), o)
             }

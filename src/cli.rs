@@ -5,7 +5,8 @@
 
 use crate::analyze::{Options, Outcome};
 use crate::batch::{self, Input, Produced};
-use crate::report::{jsonl::RenderOpts, text};
+use crate::redact::Secrets;
+use crate::report::{jsonl::RenderOpts, model::ModelOpts, text};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ const EXAMPLES: &str = "Examples:
   wsdoctor analyze customer.pcapng
   wsdoctor analyze --format jsonl captures/ > records.jsonl
   wsdoctor report --html report.html captures/
+  wsdoctor report --from-jsonl --html report.html --markdown tickets.md records.jsonl
   tcpdump -i eth0 -w - -U 'port 80' | wsdoctor analyze -
 
 Exit codes: 0 every attempt succeeded, 1 problems found or the capture cannot decide, 2 a file could not be analysed.";
@@ -60,7 +62,8 @@ pub enum OutFormat {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Common {
     /// Capture files (pcap, pcapng, optionally gzip-compressed), directories
-    /// (searched recursively), or - for standard input.
+    /// (searched recursively), or - for standard input. With `report
+    /// --from-jsonl`: JSON Lines files (directories: their .jsonl files).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Files analysed in parallel (default: the number of cores).
@@ -75,10 +78,13 @@ pub struct Common {
     /// Limits: seconds (capture time) after which an idle connection is dropped.
     #[arg(long, default_value_t = 3600)]
     pub idle_timeout: i64,
-    /// Print MQTT passwords and HTTP Authorization/Cookie values (redacted by default).
+    /// Show secrets as captured: MQTT passwords, Authorization / Cookie /
+    /// Set-Cookie values, bearer tokens and JWTs, access_token / token / sig /
+    /// signature parameters, SAS signatures (all redacted by default).
     #[arg(long)]
     pub show_secrets: bool,
-    /// Bytes of each MQTT payload shown in records (text, or base64 when binary).
+    /// Bytes of each MQTT payload shown in records and reports (text, or
+    /// base64 / hex when binary).
     #[arg(long, default_value_t = 256)]
     pub payload_bytes: usize,
     /// Never show a progress bar.
@@ -122,6 +128,11 @@ pub struct ReportArgs {
     /// Title of the HTML report.
     #[arg(long, default_value = "wsdoctor report")]
     pub title: String,
+    /// The PATHs are JSON Lines written earlier by `wsdoctor analyze
+    /// --format jsonl` (by one or many machines): build the reports from
+    /// them instead of analysing captures. Redacted records stay redacted.
+    #[arg(long)]
+    pub from_jsonl: bool,
 }
 
 /// Capture file extensions picked up when walking a directory.
@@ -233,11 +244,103 @@ pub fn run() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The capture reports of JSON Lines files, and the exit code they give
+/// (2 also when a file could not be read or held lines that are not
+/// records). None: nothing to read.
+fn reports_from_jsonl(
+    paths: &[PathBuf],
+    model: ModelOpts,
+) -> Option<(Vec<crate::report::model::CaptureReport>, u8)> {
+    use crate::report::ingest::Ingest;
+    let files = expand_jsonl(paths);
+    if files.is_empty() {
+        eprintln!("wsdoctor: no JSON Lines files found");
+        return None;
+    }
+    let mut ing = Ingest::new(model);
+    let mut failed = false;
+    for f in &files {
+        let name = f.to_string_lossy().into_owned();
+        let res = if name == "-" {
+            ing.read("-", std::io::stdin().lock())
+        } else {
+            std::fs::File::open(f)
+                .and_then(|file| ing.read(&name, std::io::BufReader::with_capacity(1 << 16, file)))
+        };
+        if let Err(e) = res {
+            eprintln!("wsdoctor: cannot read {name}: {e}");
+            failed = true;
+        }
+    }
+    if ing.bad_lines > 0 {
+        for (src, line, why) in &ing.bad {
+            eprintln!("wsdoctor: {src}:{line}: skipped: {why}");
+        }
+        if ing.bad_lines > ing.bad.len() as u64 {
+            eprintln!(
+                "wsdoctor: ... {} more line(s) skipped",
+                ing.bad_lines - ing.bad.len() as u64
+            );
+        }
+        failed = true;
+    }
+    let reports = ing.finish();
+    let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome()).collect();
+    let code = if failed { 2 } else { exit_code(&outcomes) };
+    Some((reports, code))
+}
+
 /// Peak resident memory of this process in KiB (Linux), for `--stats`.
 pub fn peak_rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// How reports collect: detail for HTML and Markdown, secrets and payload
+/// bytes from the command line.
+pub fn model_opts(c: &Common, detail: bool) -> ModelOpts {
+    ModelOpts {
+        detail,
+        secrets: Secrets {
+            show: c.show_secrets,
+        },
+        payload_bytes: c.payload_bytes,
+    }
+}
+
+/// Expand directories (recursively, sorted) into their `.jsonl` files.
+pub fn expand_jsonl(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk_jsonl(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            out.push(dir.to_path_buf());
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk_jsonl(&p, out, depth + 1);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().to_lowercase().ends_with(".jsonl"))
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk_jsonl(p, &mut out, 0);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
 }
 
 pub fn options(c: &Common) -> Result<Options, String> {
@@ -368,7 +471,7 @@ fn analyze_cmd(a: &AnalyzeArgs) -> u8 {
         &opts,
         jobs(c),
         jsonl,
-        false,
+        model_opts(c, false),
         |i, produced, o| {
             outcomes.push(o);
             if write_failed {
@@ -409,43 +512,52 @@ fn report_cmd(r: &ReportArgs) -> u8 {
         eprintln!("wsdoctor report: give at least one of --html, --markdown, --csv");
         return 2;
     }
-    let inputs = expand_paths(&c.paths);
-    if inputs.is_empty() {
-        eprintln!("wsdoctor: no capture files found");
-        return 2;
-    }
-    let opts = match options(c) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("wsdoctor: {e}");
+    let model = model_opts(c, r.html.is_some() || r.markdown.is_some());
+    let (reports, mut code) = if r.from_jsonl {
+        match reports_from_jsonl(&c.paths, model) {
+            Some(x) => x,
+            None => return 2,
+        }
+    } else {
+        let inputs = expand_paths(&c.paths);
+        if inputs.is_empty() {
+            eprintln!("wsdoctor: no capture files found");
             return 2;
         }
+        let opts = match options(c) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("wsdoctor: {e}");
+                return 2;
+            }
+        };
+        let pb = progress_bar(c, inputs.len());
+        let mut reports = Vec::with_capacity(inputs.len());
+        let mut outcomes = Vec::with_capacity(inputs.len());
+        batch::run(
+            &inputs,
+            &opts,
+            jobs(c),
+            None,
+            model,
+            |_, produced, o| {
+                outcomes.push(o);
+                if let Produced::Report(rep) = produced {
+                    reports.push(*rep);
+                }
+            },
+            |_| {
+                if let Some(pb) = &pb {
+                    pb.inc(1);
+                }
+            },
+        );
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
+        }
+        let code = exit_code(&outcomes);
+        (reports, code)
     };
-    let pb = progress_bar(c, inputs.len());
-    let mut reports = Vec::with_capacity(inputs.len());
-    let mut outcomes = Vec::with_capacity(inputs.len());
-    batch::run(
-        &inputs,
-        &opts,
-        jobs(c),
-        None,
-        r.html.is_some(),
-        |_, produced, o| {
-            outcomes.push(o);
-            if let Produced::Report(rep) = produced {
-                reports.push(*rep);
-            }
-        },
-        |_| {
-            if let Some(pb) = &pb {
-                pb.inc(1);
-            }
-        },
-    );
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let mut code = exit_code(&outcomes);
     type Render<'a> = Box<dyn Fn() -> String + 'a>;
     let outputs: [(&Option<PathBuf>, Render); 3] = [
         (&r.html, Box::new(|| html::render(&reports, &r.title))),

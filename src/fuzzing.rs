@@ -1188,6 +1188,48 @@ pub fn pipeline(data: &[u8]) {
     let mut report = crate::report::model::CaptureReport::new("fuzz");
     let _ = analyze_bytes(data, &fuzz_options(), &mut report);
     let _ = crate::report::text::render(&report, false);
+    same_from_jsonl(&report, &buf);
+}
+
+/// The report made from the JSON Lines is the one made directly.
+fn same_from_jsonl(report: &crate::report::model::CaptureReport, jsonl: &[u8]) {
+    let mut ing = crate::report::ingest::Ingest::new(report.opts);
+    ing.read("fuzz", jsonl).expect("reading from memory");
+    assert_eq!(ing.bad_lines, 0, "{:?}", ing.bad);
+    let back = ing.finish();
+    assert_eq!(back.len(), 1, "one capture, one report");
+    for (a, b) in reports(report).iter().zip(reports(&back[0]).iter()) {
+        assert!(a == b, "the report from JSON Lines differs");
+    }
+}
+
+/// Every rendering of a report.
+fn reports(r: &crate::report::model::CaptureReport) -> [String; 4] {
+    use crate::report::{csv, html, markdown, text};
+    let one = std::slice::from_ref(r);
+    [
+        html::render(one, "fuzz"),
+        markdown::render(one),
+        csv::render(one),
+        text::render(r, false),
+    ]
+}
+
+/// Arbitrary bytes as JSON Lines for `report --from-jsonl` (the records of
+/// a hostile or damaged file): no panic, every report renders, bad lines
+/// are counted.
+pub fn jsonl_report(data: &[u8]) {
+    let mut ing = crate::report::ingest::Ingest::new(Default::default());
+    ing.read("fuzz", data).expect("reading from memory");
+    let lines = data.split(|&b| b == b'\n').count() as u64;
+    assert!(ing.bad_lines <= lines);
+    let reps = ing.finish();
+    let _ = crate::report::html::render(&reps, "fuzz");
+    let _ = crate::report::markdown::render(&reps);
+    let _ = crate::report::csv::render(&reps);
+    for r in &reps {
+        let _ = crate::report::text::render(r, false);
+    }
 }
 
 fn fuzz_options() -> Options {
@@ -1393,6 +1435,7 @@ pub fn pipeline_upgrade(data: &[u8]) {
     let mut report = crate::report::model::CaptureReport::new("fuzz");
     let _ = analyze_bytes(&pcap, &Options::default(), &mut report);
     let _ = crate::report::text::render(&report, false);
+    same_from_jsonl(&report, &buf);
 }
 
 /// TLS record decryption (`proto::tls::crypto`) and key log parsing

@@ -15,6 +15,7 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod proto;
+pub mod redact;
 pub mod report;
 pub mod stream;
 pub mod wire;

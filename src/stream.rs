@@ -1482,6 +1482,7 @@ impl Stack {
             request: p.req,
             response: Some(resp),
             body: Vec::new(),
+            page_text: Vec::new(),
         };
         if info.response.as_ref().is_some_and(|r| r.status == 101) {
             let held = h.hold.take().unwrap_or_default();
@@ -1537,6 +1538,7 @@ impl Stack {
         if let Some(resp) = &info.response {
             info.server = identify_server(resp, &r.body);
         }
+        info.page_text = handshake::page_text(&r.body);
         let mut body = r.body;
         body.truncate(handshake::BODY_EXCERPT);
         info.body = body;
@@ -1663,6 +1665,7 @@ impl Stack {
                 request: p.req,
                 response: None,
                 body: Vec::new(),
+                page_text: Vec::new(),
             };
             self.emit_upgrade(meta, &info, out);
             self.upgrades.push(info);

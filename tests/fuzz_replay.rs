@@ -31,6 +31,7 @@ fn run(target: &str, data: &[u8]) -> bool {
         "mqtt_stream" => f::mqtt_stream(data),
         "pipeline" => f::pipeline(data),
         "pipeline_upgrade" => f::pipeline_upgrade(data),
+        "jsonl_report" => f::jsonl_report(data),
         "tls_decrypt" => {
             f::tls_decrypt(data);
         }

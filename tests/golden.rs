@@ -280,6 +280,70 @@ fn text_reports() {
     }
 }
 
+/// Captures whose Markdown tickets are pinned: the IIS and nginx refusals,
+/// answers that never came, a wrong accept, refused CONNECTs, a broker
+/// DISCONNECT, hostile strings, secrets, TLS failures, field failures and
+/// working sessions.
+const MARKDOWN_GOLDEN: &[&str] = &[
+    "iis75-404.pcap",
+    "iis75-noserver-404.pcap",
+    "iis85-nows.pcap",
+    "nginx-400.pcap",
+    "ws-no-response.pcap",
+    "ws-reset.pcap",
+    "ws-wrong-accept.pcap",
+    "mqtt-connect-refused.pcap",
+    "ws-connect-refused.pcap",
+    "mqtt5-too-large.pcap",
+    "hostile-strings.pcap",
+    "iis8-ok.pcap",
+    "ws-close-server.pcap",
+    "secrets/ws-jwt-bearer.pcap",
+    "secrets/mqtt-azure-sas.pcap",
+    "tls/tls12-cert-expired-python.pcap",
+    "tls/tls-version-13-vs-12.pcap",
+    "field/idle-timeout-nginx.pcap",
+    "field/clientid-takeover-mosquitto.pcap",
+];
+
+#[test]
+fn markdown_tickets() {
+    use wsdoctor::report::markdown;
+    for s in MARKDOWN_GOLDEN {
+        let mut rep = CaptureReport::new(&format!("samples/{s}"));
+        analyze_path(&samples().join(s), &Options::default(), &mut rep);
+        let md = markdown::render(std::slice::from_ref(&rep));
+        // A ticket can be written from it: the verdict, the fix, the
+        // Wireshark command, evidence lines with frames.
+        assert!(md.contains("- **Verdict:** "), "{s}");
+        assert!(
+            md.contains("- **Wireshark:** `wireshark -r samples/"),
+            "{s}"
+        );
+        assert!(md.contains("```text\nframe "), "{s}: no evidence lines");
+        if rep.status() != wsdoctor::diagnose::Status::Ok {
+            assert!(md.contains("- **Fix:** "), "{s}");
+        }
+        // Outside code, every `<` from a capture is escaped: no raw HTML.
+        let mut in_code = false;
+        for line in md.lines() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if in_code {
+                continue;
+            }
+            let outside: String = line.split('`').step_by(2).collect();
+            for (i, _) in outside.match_indices('<') {
+                assert!(i > 0 && &outside[i - 1..i] == "\\", "{s}: raw < in {line}");
+            }
+        }
+        let name = format!("md_{}", s.replace(['.', '/'], "_"));
+        insta::assert_snapshot!(name, md);
+    }
+}
+
 /// Every finding code any sample or public capture produces is documented.
 #[test]
 fn every_finding_code_is_documented() {

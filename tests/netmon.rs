@@ -63,6 +63,14 @@ fn normalised(path: &Path, unit: i128) -> Vec<Value> {
         m.remove("file");
         m.remove("format");
         m.remove("container");
+        // How long the connection was quiet before its close, and which
+        // segment was the last data (the later of the two directions' last
+        // ones), are decided from timestamps: at the container's precision
+        // two segments can tie.
+        if let Some(c) = m.get_mut("close").and_then(Value::as_object_mut) {
+            c.remove("quiet_us");
+            c.remove("last_data_frame");
+        }
         round_ts(r, unit);
     }
     recs

@@ -380,6 +380,13 @@ fn reordered_samples_agree_with_tshark() {
     run_corpus(truth_pairs(&dir, &dir), REORDER_KNOWN, "reorder");
 }
 
+/// Captures that carry secrets (samples/secrets/): decoded like any other.
+#[test]
+fn secrets_samples_agree_with_tshark() {
+    let dir = samples().join("secrets");
+    run_corpus(truth_pairs(&dir, &dir), &[], "secrets");
+}
+
 /// Field-failure captures: what tshark decodes of them.
 const FIELD_KNOWN: &[(&str, &str)] = &[(
     "ws-upgrade-to-mqtt-port-1884.pcap",

@@ -230,3 +230,59 @@ fn tls_with_key_log() {
     assert!(checked >= 30, "{checked}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The batch reports say which connections were decrypted with a key log,
+/// also when they are rebuilt from JSON Lines.
+#[test]
+fn reports_mark_decrypted_connections() {
+    let bin = env!("CARGO_BIN_EXE_wsdoctor");
+    let dir = std::env::temp_dir().join(format!("wsd-dec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cap = samples().join("tls/wss-paho-tls13.pcap");
+    let keys = samples().join("tls/wss-paho-tls13.keys");
+    let html = dir.join("r.html");
+    let st = std::process::Command::new(bin)
+        .args(["report", "--tls-keylog"])
+        .arg(&keys)
+        .arg("--html")
+        .arg(&html)
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(st.status.code().is_some(), "{st:?}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        page.matches("decrypted TLS</span>").count(),
+        1,
+        "one decrypted connection"
+    );
+    // Without the key log: nothing marked.
+    let st = std::process::Command::new(bin)
+        .args(["report", "--html"])
+        .arg(&html)
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(st.status.code().is_some());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("decrypted TLS</span>"));
+    // From JSON Lines.
+    let jsonl = std::process::Command::new(bin)
+        .args(["analyze", "--format", "jsonl", "--tls-keylog"])
+        .arg(&keys)
+        .arg(&cap)
+        .output()
+        .unwrap();
+    let lines = dir.join("r.jsonl");
+    std::fs::write(&lines, &jsonl.stdout).unwrap();
+    let st = std::process::Command::new(bin)
+        .args(["report", "--from-jsonl", "--html"])
+        .arg(&html)
+        .arg(&lines)
+        .output()
+        .unwrap();
+    assert!(st.status.code().is_some());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("decrypted TLS</span>").count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

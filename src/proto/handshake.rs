@@ -702,10 +702,111 @@ pub struct UpgradeInfo {
     /// The first bytes of the response body (an error page), at most
     /// [`BODY_EXCERPT`] bytes.
     pub body: Vec<u8>,
+    /// The first lines of visible text of the response body (an error
+    /// page's headings and messages, markup removed; see [`page_text`]),
+    /// from the first 8 KiB the stream layer keeps: an IIS page's "HTTP
+    /// Error 404.0 - Not Found" comes after 2 KiB of style sheet.
+    pub page_text: Vec<String>,
 }
 
 /// Bytes of a rejected Upgrade's response body kept as evidence.
 pub const BODY_EXCERPT: usize = 1024;
+/// Lines of an error page's text kept, and characters per line.
+pub const PAGE_TEXT_LINES: usize = 12;
+pub const PAGE_TEXT_CHARS: usize = 200;
+
+/// A few HTML entities, enough for error pages.
+pub fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn cut_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+/// The visible text of an HTML page (or a plain text body), by lines, at
+/// most [`PAGE_TEXT_LINES`] of [`PAGE_TEXT_CHARS`]: tags removed, the
+/// content of `<script>`, `<style>` and `<title>` dropped, block elements
+/// end lines, whitespace collapsed, a few entities decoded.
+pub fn page_text(body: &[u8]) -> Vec<String> {
+    let body = String::from_utf8_lossy(body);
+    let lower = body.to_ascii_lowercase();
+    let mut text = String::with_capacity(body.len().min(8192));
+    let mut i = 0;
+    let b = body.as_bytes();
+    while i < b.len() {
+        if b[i] != b'<' {
+            let next = body[i..].find('<').map_or(body.len(), |n| i + n);
+            text.push_str(&body[i..next]);
+            i = next;
+            continue;
+        }
+        let Some(close) = body[i..].find('>') else {
+            break;
+        };
+        let tag = &lower[i + 1..i + close];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        i += close + 1;
+        if !tag.starts_with('/') && matches!(name.as_str(), "script" | "style" | "title") {
+            match lower[i..].find(&format!("</{name}")) {
+                Some(end) => i += end,
+                None => break,
+            }
+            continue;
+        }
+        let block = matches!(
+            name.as_str(),
+            "br" | "p"
+                | "div"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "li"
+                | "tr"
+                | "fieldset"
+                | "legend"
+                | "hr"
+                | "pre"
+                | "table"
+                | "ul"
+                | "body"
+                | "center"
+        );
+        text.push(if block { '\n' } else { ' ' });
+    }
+    decode_entities(&text)
+        .lines()
+        .map(collapse)
+        .filter(|l| !l.is_empty())
+        .take(PAGE_TEXT_LINES)
+        .map(|l| cut_chars(&l, PAGE_TEXT_CHARS))
+        .collect()
+}
 
 impl UpgradeInfo {
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -736,6 +837,42 @@ impl UpgradeInfo {
 mod tests {
     use super::super::http::{parse_request, parse_response, Head, HttpLimits};
     use super::*;
+
+    #[test]
+    fn error_page_text() {
+        let page = "<!DOCTYPE html><html><head><title>IIS 7.5 Detailed Error - 404.0 - Not Found</title>\
+            <style>body{x}</style></head><body><div id=\"header\"><h1>Server Error in Application &quot;DEFAULT WEB SITE&quot;</h1></div>\
+            <div><h2>HTTP Error 404.0 - Not Found</h2><h3>The resource you are looking for has been removed.</h3></div>\
+            <script>alert(1)</script><p>Module&nbsp;IIS Web Core</p></body></html>";
+        assert_eq!(
+            page_text(page.as_bytes()),
+            vec![
+                "Server Error in Application \"DEFAULT WEB SITE\"",
+                "HTTP Error 404.0 - Not Found",
+                "The resource you are looking for has been removed.",
+                "Module IIS Web Core"
+            ]
+        );
+        assert_eq!(page_text(b"400 Bad Request\r\n"), vec!["400 Bad Request"]);
+        let many = "<p>x</p>".repeat(100) + &"y".repeat(1000);
+        let t = page_text(many.as_bytes());
+        assert_eq!(t.len(), PAGE_TEXT_LINES);
+        // Hostile or cut bodies never panic.
+        for body in [
+            "<",
+            "<title",
+            "<title>x",
+            "<script>",
+            "</",
+            "<a<b<c>>",
+            "&amp;lt;",
+            "<title></title>",
+            "\u{fffd}<é>",
+        ] {
+            let _ = page_text(body.as_bytes());
+        }
+        let _ = page_text(&[0xff, b'<', 0xfe, b'>', 0x80]);
+    }
 
     fn req(s: &str) -> Request {
         match parse_request(s.as_bytes(), &HttpLimits::default()) {

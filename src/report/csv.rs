@@ -70,7 +70,7 @@ pub fn render(reports: &[CaptureReport]) -> String {
                 &mut out,
                 &[
                     &r.file,
-                    f.code,
+                    &f.code,
                     f.severity.as_str(),
                     &stream,
                     &frames,
@@ -92,6 +92,7 @@ pub fn render(reports: &[CaptureReport]) -> String {
 mod tests {
     use super::*;
     use crate::diagnose::{Finding, Severity};
+    use crate::report::model::ReportFinding;
 
     #[test]
     fn quotes_per_rfc4180() {
@@ -125,8 +126,8 @@ mod tests {
     #[test]
     fn one_row_per_finding() {
         let mut r = CaptureReport::new("site, \"A\".pcap");
-        r.findings.push(
-            Finding::new(
+        r.add_finding(ReportFinding::from_finding(
+            &Finding::new(
                 "ws_upgrade_rejected",
                 Severity::Error,
                 "GET /<img src=x onerror=alert(2)> answered 404,\nfine",
@@ -134,9 +135,10 @@ mod tests {
             .stream(2)
             .frames(vec![4, 9])
             .hint("=cmd|' /C calc'!A0"),
-        );
-        r.findings
-            .push(Finding::new("tcp_gap", Severity::Warning, "gap").frames(vec![7]));
+        ));
+        r.add_finding(ReportFinding::from_finding(
+            &Finding::new("tcp_gap", Severity::Warning, "gap").frames(vec![7]),
+        ));
         r.errors.push(("truncated".into(), Some(100)));
         let csv = render(&[r]);
         let rows: Vec<&str> = csv.split("\r\n").collect();

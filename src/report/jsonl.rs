@@ -1,11 +1,18 @@
 //! JSON Lines records (`../shared/spec/jsonl-v1.md`), written as they happen.
+//!
+//! Besides the contract's fields the records carry everything the reports
+//! show (docs/jsonl.md lists the extra fields), so that `wsdoctor report
+//! --from-jsonl` rebuilds the same reports. Secrets are redacted with the
+//! rules of [`crate::redact`] unless `--show-secrets`.
 
 use super::json::{string, Obj};
+use super::model::TlsInfo;
 use crate::diagnose::{Finding, Report, Verdict};
 use crate::event::{CaptureSummary, ConnSummary, Record};
 use crate::flow::ConnMeta;
-use crate::proto::handshake::UpgradeInfo;
+use crate::proto::handshake::{UpgradeInfo, BODY_EXCERPT};
 use crate::proto::mqtt::{self, Body, PropValue, Properties};
+use crate::redact::Secrets;
 use base64::Engine as _;
 use std::io::Write;
 
@@ -27,18 +34,14 @@ impl Default for RenderOpts {
     }
 }
 
-pub const REDACTED: &str = "<redacted>";
+pub use crate::redact::{is_secret_header, REDACTED};
 
-/// Headers whose values are secrets.
-pub fn is_secret_header(name: &str) -> bool {
-    [
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-    ]
-    .iter()
-    .any(|h| name.eq_ignore_ascii_case(h))
+impl RenderOpts {
+    pub fn secrets(&self) -> Secrets {
+        Secrets {
+            show: self.show_secrets,
+        }
+    }
 }
 
 /// Writes one capture's records to `out`.
@@ -87,8 +90,9 @@ impl<W: Write> Jsonl<W> {
     }
 }
 
-/// `{"text": ...}` when UTF-8, else `{"base64": ...}`, cut to `max` bytes.
-fn bytes_value(b: &mut Vec<u8>, data: &[u8], max: usize) {
+/// `{"text": ...}` when UTF-8, else `{"base64": ...}`, cut to `max` bytes
+/// (the same choice as [`super::model::Payload::from_bytes`]).
+pub(crate) fn bytes_value(b: &mut Vec<u8>, data: &[u8], max: usize) {
     let cut = &data[..data.len().min(max)];
     match std::str::from_utf8(cut) {
         Ok(t) => {
@@ -111,7 +115,7 @@ fn bytes_value(b: &mut Vec<u8>, data: &[u8], max: usize) {
     b.push(b'}');
 }
 
-fn properties(b: &mut Vec<u8>, props: &Properties<'_>, max: usize) {
+fn properties(b: &mut Vec<u8>, props: &Properties<'_>, max: usize, sec: Secrets) {
     b.push(b'{');
     let mut first = true;
     let mut users_done = false;
@@ -134,7 +138,7 @@ fn properties(b: &mut Vec<u8>, props: &Properties<'_>, max: usize) {
                 b.push(b'[');
                 string(b, k);
                 b.push(b',');
-                string(b, v);
+                string(b, &sec.text(v));
                 b.push(b']');
             }
             b.push(b']');
@@ -152,7 +156,11 @@ fn properties(b: &mut Vec<u8>, props: &Properties<'_>, max: usize) {
             PropValue::U32(v) | PropValue::VarInt(v) => {
                 b.extend_from_slice(v.to_string().as_bytes())
             }
-            PropValue::Str(s) => string(b, s),
+            PropValue::Str(s) => string(b, &sec.text(s)),
+            // MQTT 5 enhanced authentication carries credentials.
+            PropValue::Bin(_) if p.key() == "authentication_data" && !sec.show => {
+                string(b, REDACTED)
+            }
             PropValue::Bin(d) => bytes_value(b, d, max),
             PropValue::Pair(..) => {}
         }
@@ -172,37 +180,48 @@ impl<W: Write> Jsonl<W> {
 
     fn upgrade(&mut self, m: &ConnMeta, u: &UpgradeInfo) {
         let opts = self.opts.clone();
+        let sec = opts.secrets();
         let mut o = self.begin("upgrade");
         Self::conn_fields(&mut o, m);
         let h = &u.handshake;
         let resp = u.response.as_ref();
+        let req_h = |name: &str| u.header(name).map(|v| sec.header(name, v));
+        let resp_h = |name: &str| u.resp_header(name).map(|v| sec.header(name, v));
+        let texts = |v: &[String]| {
+            v.iter()
+                .map(|s| sec.text(s).into_owned())
+                .collect::<Vec<_>>()
+        };
+        let offered = texts(&h.protocols_offered);
+        let ext_offered = texts(&h.extensions_offered);
+        let ext_selected = texts(&h.extensions_selected);
         o.u64("request_frame", u.request_frame)
             .opt_u64("response_frame", u.response_frame)
             .str("method", &u.request.method)
-            .str("uri", &u.request.uri)
-            .opt_str("host", u.header("host"))
-            .opt_str("upgrade", u.header("upgrade"))
-            .opt_str("key", u.header("sec-websocket-key"))
-            .opt_str("version", u.header("sec-websocket-version"))
-            .str_list(
-                "protocols_offered",
-                h.protocols_offered.iter().map(|s| s.as_str()),
-            )
-            .str_list(
-                "extensions_offered",
-                h.extensions_offered.iter().map(|s| s.as_str()),
-            )
+            .str("uri", &sec.text(&u.request.uri))
+            .opt_str("host", req_h("host").as_deref())
+            .opt_str("upgrade", req_h("upgrade").as_deref())
+            .opt_str("key", req_h("sec-websocket-key").as_deref())
+            .opt_str("version", req_h("sec-websocket-version").as_deref())
+            .str_list("protocols_offered", offered.iter().map(|s| s.as_str()))
+            .str_list("extensions_offered", ext_offered.iter().map(|s| s.as_str()))
             .opt_u64("status", resp.map(|r| r.status as u64))
             .opt_str("reason", resp.map(|r| r.reason.as_str()))
-            .opt_str("server_header", u.resp_header("server"))
-            .opt_str("powered_by", u.resp_header("x-powered-by"))
+            .opt_str("server_header", resp_h("server").as_deref())
+            .opt_str("powered_by", resp_h("x-powered-by").as_deref())
             .opt_str("accept", h.accept.as_deref())
             .opt_str("accept_expected", h.accept_expected.as_deref())
             .opt_bool("accept_valid", h.accept_valid)
-            .opt_str("protocol_selected", h.protocol_selected.as_deref())
+            .opt_str(
+                "protocol_selected",
+                h.protocol_selected
+                    .as_deref()
+                    .map(|p| sec.text(p))
+                    .as_deref(),
+            )
             .str_list(
                 "extensions_selected",
-                h.extensions_selected.iter().map(|s| s.as_str()),
+                ext_selected.iter().map(|s| s.as_str()),
             )
             .str("outcome", h.outcome.as_str())
             .bool("websocket", u.websocket)
@@ -219,13 +238,44 @@ impl<W: Write> Jsonl<W> {
                         .end();
                 }
             })
-            .raw("request_headers", |b| {
-                headers(b, &u.request.headers, opts.show_secrets)
-            })
+            .raw("request_headers", |b| headers(b, &u.request.headers, sec))
             .raw("response_headers", |b| match resp {
-                Some(r) => headers(b, &r.headers, opts.show_secrets),
+                Some(r) => headers(b, &r.headers, sec),
                 None => b.extend_from_slice(b"null"),
-            });
+            })
+            .display_plain(
+                "request_version",
+                format_args!("HTTP/1.{}", u.request.minor_version),
+            );
+        match resp {
+            Some(r) => o.display_plain(
+                "response_version",
+                format_args!("HTTP/1.{}", r.minor_version),
+            ),
+            None => o.null("response_version"),
+        };
+        let text: Vec<String> = u
+            .page_text
+            .iter()
+            .map(|l| sec.text(l).into_owned())
+            .collect();
+        o.str_list("response_text", text.iter().map(|l| l.as_str()));
+        if u.body.is_empty() {
+            o.null("response_body");
+        } else {
+            // The error page (or whatever body came): text is redacted like
+            // any other text from the capture.
+            match super::model::Payload::from_bytes(&u.body, BODY_EXCERPT) {
+                super::model::Payload::Text(t) => o.raw("response_body", |b| {
+                    b.extend_from_slice(b"{\"text\":");
+                    string(b, &sec.text(&t));
+                    b.push(b'}');
+                }),
+                super::model::Payload::Binary(d) => {
+                    o.raw("response_body", |b| bytes_value(b, &d, BODY_EXCERPT))
+                }
+            };
+        }
         o.end();
         self.flush_line();
     }
@@ -242,6 +292,7 @@ impl<W: Write> Jsonl<W> {
         p: &mqtt::Packet<'_>,
     ) {
         let opts = self.opts.clone();
+        let sec = opts.secrets();
         let mut o = self.begin("mqtt");
         Self::conn_fields(&mut o, m);
         o.str("dir", dir.as_str())
@@ -264,15 +315,17 @@ impl<W: Write> Jsonl<W> {
                 }
                 o.u64("keep_alive", c.keep_alive as u64)
                     .bool("clean_start", c.clean_start)
-                    .opt_str("username", c.username.as_deref());
+                    .opt_str(
+                        "username",
+                        c.username.as_deref().map(|u| sec.text(u)).as_deref(),
+                    );
                 match c.password {
                     None => o.null("password"),
-                    Some(_) if !opts.show_secrets => o.str("password", REDACTED),
-                    Some(pw) => o.str("password", &String::from_utf8_lossy(pw)),
+                    Some(pw) => o.str("password", &sec.password(&String::from_utf8_lossy(pw))),
                 };
                 o.opt_str("will_topic", c.will.as_ref().map(|w| w.topic.as_ref()));
                 if !c.properties.is_empty() {
-                    o.raw("properties", |b| properties(b, &c.properties, max));
+                    o.raw("properties", |b| properties(b, &c.properties, max, sec));
                 }
             }
             Body::Connack(c) => {
@@ -285,7 +338,7 @@ impl<W: Write> Jsonl<W> {
                 }
                 o.opt_str("reason_name", p.reason_name());
                 if !c.properties.is_empty() {
-                    o.raw("properties", |b| properties(b, &c.properties, max));
+                    o.raw("properties", |b| properties(b, &c.properties, max, sec));
                 }
             }
             Body::Publish(pb) => {
@@ -304,14 +357,14 @@ impl<W: Write> Jsonl<W> {
                     .u64("payload_len", pb.payload.len() as u64)
                     .raw("payload", |b| bytes_value(b, pb.payload, max));
                 if !pb.properties.is_empty() {
-                    o.raw("properties", |b| properties(b, &pb.properties, max));
+                    o.raw("properties", |b| properties(b, &pb.properties, max, sec));
                 }
             }
             Body::Puback(r) | Body::Pubrec(r) | Body::Pubrel(r) | Body::Pubcomp(r) => {
                 o.u64("packet_id", r.packet_id as u64)
                     .u64("reason_code", r.reason_code as u64);
                 if !r.properties.is_empty() {
-                    o.raw("properties", |b| properties(b, &r.properties, max));
+                    o.raw("properties", |b| properties(b, &r.properties, max, sec));
                 }
             }
             Body::Subscribe(sb) => {
@@ -328,7 +381,7 @@ impl<W: Write> Jsonl<W> {
                         b.push(b']');
                     });
                 if !sb.properties.is_empty() {
-                    o.raw("properties", |b| properties(b, &sb.properties, max));
+                    o.raw("properties", |b| properties(b, &sb.properties, max, sec));
                 }
             }
             Body::Suback(sa) => {
@@ -347,13 +400,13 @@ impl<W: Write> Jsonl<W> {
                 o.u64("reason_code", d.reason_code as u64)
                     .opt_str("reason_name", p.reason_name());
                 if !d.properties.is_empty() {
-                    o.raw("properties", |b| properties(b, &d.properties, max));
+                    o.raw("properties", |b| properties(b, &d.properties, max, sec));
                 }
             }
             Body::Auth(a) => {
                 o.u64("reason_code", a.reason_code as u64);
                 if !a.properties.is_empty() {
-                    o.raw("properties", |b| properties(b, &a.properties, max));
+                    o.raw("properties", |b| properties(b, &a.properties, max, sec));
                 }
             }
             Body::Pingreq | Body::Pingresp | Body::Reserved { .. } | Body::Skipped => {}
@@ -366,7 +419,7 @@ impl<W: Write> Jsonl<W> {
     }
 }
 
-fn headers(b: &mut Vec<u8>, h: &crate::proto::http::Headers, show_secrets: bool) {
+fn headers(b: &mut Vec<u8>, h: &crate::proto::http::Headers, sec: Secrets) {
     b.push(b'[');
     for (i, (k, v)) in h.iter().enumerate() {
         if i > 0 {
@@ -375,17 +428,66 @@ fn headers(b: &mut Vec<u8>, h: &crate::proto::http::Headers, show_secrets: bool)
         b.push(b'[');
         string(b, k);
         b.push(b',');
-        string(
-            b,
-            if !show_secrets && is_secret_header(k) {
-                REDACTED
-            } else {
-                v
-            },
-        );
+        string(b, &sec.header(k, v));
         b.push(b']');
     }
     b.push(b']');
+}
+
+/// The TLS handshake facts the reports show (extra field `tls`).
+fn tls_value(b: &mut Vec<u8>, t: &TlsInfo, sec: Secrets) {
+    let mut o = Obj::new(b);
+    o.opt_u64("client_hello_frame", t.client_hello_frame)
+        .str_list(
+            "client_versions",
+            t.client_versions.iter().map(|s| s.as_str()),
+        )
+        .opt_str("sni", t.sni.as_deref())
+        .str_list("alpn_offered", t.alpn_offered.iter().map(|s| s.as_str()))
+        .u64("suites_offered", t.suites_offered)
+        .opt_u64("server_hello_frame", t.server_hello_frame)
+        .opt_str("version", t.version.as_deref())
+        .opt_str("suite", t.suite.as_deref())
+        .opt_str("alpn", t.alpn.as_deref())
+        .bool("resumed", t.resumed)
+        .opt_str("hello_retry_group", t.hello_retry.as_deref())
+        .raw("certificates", |b| {
+            b.push(b'[');
+            for (i, c) in t.certificates.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                let mut co = Obj::new(b);
+                co.str("subject", &sec.text(&c.subject))
+                    .str("issuer", &sec.text(&c.issuer))
+                    .str_list("san", c.san.iter().map(|s| s.as_str()))
+                    .str("not_before", &c.not_before)
+                    .str("not_after", &c.not_after)
+                    .bool("self_signed", c.self_signed)
+                    .str("key", &c.key)
+                    .end();
+            }
+            b.push(b']');
+        })
+        .raw("alerts", |b| {
+            b.push(b'[');
+            for (i, a) in t.alerts.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                let mut ao = Obj::new(b);
+                ao.str("dir", a.dir.as_str())
+                    .str("level", &a.level)
+                    .u64("description", u64::from(a.description))
+                    .str("name", &a.name)
+                    .u64("frame", a.frame)
+                    .end();
+            }
+            b.push(b']');
+        })
+        .bool("handshake_complete", t.handshake_complete)
+        .u64_list("encrypted_records", t.encrypted_records)
+        .end();
 }
 
 impl<W: Write> Report for Jsonl<W> {
@@ -400,6 +502,7 @@ impl<W: Write> Report for Jsonl<W> {
                 h,
                 end,
             } => {
+                let sec = self.opts.secrets();
                 let mut o = self.begin("ws");
                 Self::conn_fields(&mut o, meta);
                 o.str("dir", dir.as_str())
@@ -412,8 +515,11 @@ impl<W: Write> Report for Jsonl<W> {
                     .bool("masked", h.masked)
                     .u64("payload_len", h.payload_len)
                     .bool("compressed", end.compressed)
-                    .opt_u64("close_code", end.close_code.map(|c| c as u64))
-                    .opt_str("close_reason", end.close_reason.as_deref());
+                    .opt_u64("close_code", end.close_code.map(|c| c as u64));
+                match end.close_reason.as_deref() {
+                    Some(r) => o.str("close_reason", &sec.text(r)),
+                    None => o.null("close_reason"),
+                };
                 if end.truncated {
                     o.bool("truncated", true);
                 }
@@ -437,7 +543,12 @@ impl<W: Write> Report for Jsonl<W> {
         }
     }
 
-    fn connection(&mut self, m: &ConnMeta, p: &ConnSummary, _upgrades: &[UpgradeInfo]) {
+    fn connection(&mut self, m: &ConnMeta, p: &ConnSummary, upgrades: &[UpgradeInfo]) {
+        let sec = self.opts.secrets();
+        let tls = p.tls.as_deref().map(TlsInfo::from_facts);
+        // The summary lines the reports show (made here for every
+        // connection: the records carry what the reports need).
+        let summary = super::lines::conn_lines(p, upgrades);
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
             .display_plain("client", m.client)
@@ -473,7 +584,44 @@ impl<W: Write> Report for Jsonl<W> {
             .u64("acked_unseen", m.acked_unseen)
             .u64("after_end_bytes", m.after_end_bytes)
             .str("protocol", p.protocol)
-            .bool("evicted", m.evicted);
+            .bool("evicted", m.evicted)
+            .u64("gaps_total", m.gaps_total)
+            .u64("reasm_limit_hits", m.reasm_limit_hits)
+            .opt_u64("rst_frame", m.rst_frame);
+        match &m.first_close {
+            Some(c) => o.raw("close", |b| {
+                let mut co = Obj::new(b);
+                co.str(
+                    "by",
+                    match c.by {
+                        crate::flow::Dir::C2S => "client",
+                        crate::flow::Dir::S2C => "server",
+                    },
+                )
+                .str("flag", if c.rst { "rst" } else { "fin" })
+                .u64("frame", c.frame)
+                .display_plain("ts", c.ts)
+                .raw("quiet_us", |b| {
+                    let _ = write!(b, "{}", c.quiet_us);
+                })
+                .opt_u64("last_data_frame", c.last_data_frame)
+                .end();
+            }),
+            None => o.null("close"),
+        };
+        o.raw("summary", |b| {
+            b.push(b'[');
+            for (i, l) in summary.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                string(b, &sec.text(l));
+            }
+            b.push(b']');
+        });
+        if let Some(t) = &tls {
+            o.raw("tls", |b| tls_value(b, t, sec));
+        }
         if p.websocket_midstream {
             o.bool("websocket_midstream", true);
         }
@@ -509,19 +657,22 @@ impl<W: Write> Report for Jsonl<W> {
 
     fn finding(&mut self, f: &Finding) {
         let filter = f.filter();
+        let sec = self.opts.secrets();
         let mut o = self.begin("finding");
         o.str("code", f.code)
             .str("severity", f.severity.as_str())
             .opt_u64("stream", f.stream)
             .u64_list("frames", f.frames.iter().copied())
-            .str("message", &f.message)
-            .str("hint", f.hint_or_default())
+            .str("message", &sec.text(&f.message))
+            .str("hint", &sec.text(f.hint_or_default()))
             .opt_str("filter", filter.as_deref())
+            .opt_str("group", f.group.as_deref().map(|g| sec.text(g)).as_deref())
             .end();
         self.flush_line();
     }
 
     fn capture(&mut self, c: &CaptureSummary, v: &Verdict) {
+        let sec = self.opts.secrets();
         let mut o = self.begin("capture");
         o.str("format", c.format.contract_name());
         if c.format.contract_name() != c.format.as_str() {
@@ -554,7 +705,7 @@ impl<W: Write> Report for Jsonl<W> {
                 let mut vo = Obj::new(b);
                 vo.str("status", v.status.as_str())
                     .opt_str("code", v.code)
-                    .str("text", &v.text())
+                    .str("text", &sec.text(&v.text()))
                     .u64("connections", v.connections)
                     .end();
             })

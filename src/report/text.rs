@@ -24,6 +24,18 @@ fn fmt_dur(secs: f64) -> String {
     }
 }
 
+/// A short pause (time since the last data): µs, ms, then seconds.
+pub fn fmt_gap(secs: f64) -> String {
+    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+    if secs < 0.001 {
+        format!("{} µs", (secs * 1e6).round() as u64)
+    } else if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        fmt_dur(secs)
+    }
+}
+
 /// Quote a string from a capture for a terminal: control characters escaped.
 pub fn clean(s: &str) -> String {
     s.chars()
@@ -39,15 +51,15 @@ pub fn headline(r: &CaptureReport) -> String {
                 (Some(a), Some(b)) => fmt_dur(b.as_f64() - a.as_f64()),
                 _ => "-".into(),
             };
-            let undecoded = if c.counts.not_decoded > 0 {
-                format!(" ({} not decoded)", c.counts.not_decoded)
+            let undecoded = if c.not_decoded > 0 {
+                format!(" ({} not decoded)", c.not_decoded)
             } else {
                 String::new()
             };
             format!(
                 "{}  {} · {} packets{undecoded} · {} · {} TCP connection(s){}",
                 r.file,
-                c.format.as_str(),
+                c.format,
                 c.packets,
                 dur,
                 c.streams,
@@ -167,7 +179,7 @@ pub fn render(r: &CaptureReport, color: bool) -> String {
                 m.stream,
                 m.client,
                 m.server,
-                c.proto.protocol,
+                m.protocol,
                 m.packets,
                 m.bytes[0],
                 m.bytes[1],
@@ -180,7 +192,7 @@ pub fn render(r: &CaptureReport, color: bool) -> String {
                     format!("  ({})", notes.join(", "))
                 }
             );
-            for l in &c.proto.summary {
+            for l in &m.summary {
                 let _ = writeln!(s, "        {}", clean(l));
             }
         }
