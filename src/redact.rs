@@ -340,23 +340,38 @@ fn quoted_header_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
 /// The free-text rules (see the module documentation).
 pub fn scrub(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
-    // Fast path: none of the rules can start without one of these.
-    if !b
-        .iter()
-        .any(|&c| matches!(c, b'=' | b'e' | b'E' | b'b' | b'B' | b':' | b'%'))
-    {
+    // Which rules can apply at all: a parameter needs `=` or `%3D`, a quoted
+    // header `:`, a JWT `eyJ`, a token `bearer`. Most texts need none.
+    let (mut eq, mut colon, mut jwt, mut bearer) = (false, false, false, false);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'=' => eq = true,
+            b'%' => eq |= starts_with_ci(b, i, b"%3D"),
+            b':' => colon = true,
+            b'e' => jwt |= b.get(i + 1..i + 3) == Some(b"yJ"),
+            b'b' | b'B' => bearer |= starts_with_ci(b, i, b"bearer"),
+            _ => {}
+        }
+    }
+    if !(eq || colon || jwt || bearer) {
         return Cow::Borrowed(s);
     }
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut i = 0;
     while i < b.len() {
-        let span = if let Some(end) = jwt_at(b, i) {
-            Some((i, end))
-        } else {
-            bearer_at(b, i)
-                .or_else(|| param_at(b, i))
-                .or_else(|| quoted_header_at(b, i))
+        // Every rule starts at a word start (or after `%26` / `%3F`).
+        if i > 0 && b[i - 1].is_ascii_alphanumeric() && !(i >= 3 && b[i - 3] == b'%') {
+            i += 1;
+            continue;
+        }
+        let span = match jwt.then(|| jwt_at(b, i)).flatten() {
+            Some(end) => Some((i, end)),
+            None => bearer
+                .then(|| bearer_at(b, i))
+                .flatten()
+                .or_else(|| eq.then(|| param_at(b, i)).flatten())
+                .or_else(|| colon.then(|| quoted_header_at(b, i)).flatten()),
         };
         match span {
             Some((start, end)) => {

@@ -664,7 +664,14 @@ impl<W: Write> Report for Jsonl<W> {
             .opt_u64("stream", f.stream)
             .u64_list("frames", f.frames.iter().copied())
             .str("message", &sec.text(&f.message))
-            .str("hint", &sec.text(f.hint_or_default()))
+            // The code's own hint is our text: nothing to redact in it.
+            .str(
+                "hint",
+                &match &f.hint {
+                    Some(h) => sec.text(h),
+                    None => std::borrow::Cow::Borrowed(f.hint_or_default()),
+                },
+            )
             .opt_str("filter", filter.as_deref())
             .opt_str("group", f.group.as_deref().map(|g| sec.text(g)).as_deref())
             .end();

@@ -898,7 +898,8 @@ pub struct CaptureReport {
     pub opts: ModelOpts,
     /// What is gathered of connections still open (moved into `conns`
     /// when they end).
-    open: HashMap<u64, OpenConn>,
+    /// Boxed: the table holds many live connections, most with nothing gathered yet.
+    open: HashMap<u64, Box<OpenConn>>,
 }
 
 /// What is gathered about a connection until its record arrives.
@@ -1083,6 +1084,8 @@ impl CaptureReport {
             }
         }
         if o.upgrades.len() < MAX_UPGRADES {
+            // Most connections carry one Upgrade: no spare capacity.
+            o.upgrades.reserve_exact(1);
             o.upgrades.push(u);
         } else {
             o.upgrades_dropped += 1;
@@ -1159,6 +1162,7 @@ impl CaptureReport {
         if self.conns.len() >= MAX_CONNS {
             return;
         }
+        let o = *o;
         redact_conn(&mut meta, self.opts.secrets);
         self.conns.push(Conn {
             meta,
@@ -1170,6 +1174,10 @@ impl CaptureReport {
             ws_close: o.ws_close,
             ws_frames: o.ws_frames,
         });
+        if self.conns.len() >= MAX_CONNS {
+            // Nothing more is kept: what open connections gathered is not needed.
+            self.open = HashMap::new();
+        }
     }
 
     /// A finding.
