@@ -525,14 +525,16 @@ impl Ingest {
             if let Some((r, _)) = self.cur.take() {
                 self.reports.push(r);
             }
+        }
+        let opts = self.opts;
+        let (r, st) = self.cur.get_or_insert_with(|| {
             let st = if ty == "error" {
                 State::ErrorOnly
             } else {
                 State::Open
             };
-            self.cur = Some((CaptureReport::with_opts(file, self.opts), st));
-        }
-        let (r, st) = self.cur.as_mut().expect("set above");
+            (CaptureReport::with_opts(file, opts), st)
+        });
         if ty == "capture" {
             *st = State::Closed;
         } else if *st == State::ErrorOnly && ty != "error" {
