@@ -100,34 +100,40 @@ def fold(x):
     return x
 
 
+def read_pcap(path, name):
+    """The records of a microsecond Ethernet pcap: [(ts_us, orig_len, bytes)]."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    if magic == b"\xd4\xc3\xb2\xa1":
+        endian = "<"
+    elif magic == b"\xa1\xb2\xc3\xd4":
+        endian = ">"
+    else:
+        raise ValueError(f"{name}: not a microsecond pcap")
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    if linktype != 1:
+        raise ValueError(f"{name}: link type {linktype}, not Ethernet")
+    off = 24
+    raw = []
+    while off + 16 <= len(data):
+        sec, usec, incl, orig = struct.unpack(endian + "IIII", data[off:off + 16])
+        pkt = data[off + 16:off + 16 + incl]
+        if len(pkt) < incl:
+            raise ValueError(f"{name}: truncated record at {off}")
+        off += 16 + incl
+        raw.append((sec * 1_000_000 + usec, orig, pkt))
+    if not raw:
+        raise ValueError(f"{name}: no packets")
+    return raw
+
+
 class Sample:
     """One sample capture, split for fast rewriting."""
 
     def __init__(self, path):
         self.name = os.path.basename(path)
-        with open(path, "rb") as f:
-            data = f.read()
-        magic = data[:4]
-        if magic == b"\xd4\xc3\xb2\xa1":
-            endian = "<"
-        elif magic == b"\xa1\xb2\xc3\xd4":
-            endian = ">"
-        else:
-            raise ValueError(f"{self.name}: not a microsecond pcap")
-        linktype = struct.unpack(endian + "I", data[20:24])[0]
-        if linktype != 1:
-            raise ValueError(f"{self.name}: link type {linktype}, not Ethernet")
-        off = 24
-        raw = []
-        while off + 16 <= len(data):
-            sec, usec, incl, orig = struct.unpack(endian + "IIII", data[off:off + 16])
-            pkt = data[off + 16:off + 16 + incl]
-            if len(pkt) < incl:
-                raise ValueError(f"{self.name}: truncated record at {off}")
-            off += 16 + incl
-            raw.append((sec * 1_000_000 + usec, orig, pkt))
-        if not raw:
-            raise ValueError(f"{self.name}: no packets")
+        raw = read_pcap(path, self.name)
         # client side of each connection: the SYN (without ACK) sender, else
         # the higher port
         clients = {}
@@ -219,28 +225,7 @@ class Flow:
 
     def __init__(self, path):
         self.name = os.path.basename(path)[:-len(".pcap")]
-        with open(path, "rb") as f:
-            data = f.read()
-        magic = data[:4]
-        if magic == b"\xd4\xc3\xb2\xa1":
-            endian = "<"
-        elif magic == b"\xa1\xb2\xc3\xd4":
-            endian = ">"
-        else:
-            raise ValueError(f"{self.name}: not a microsecond pcap")
-        if struct.unpack(endian + "I", data[20:24])[0] != 1:
-            raise ValueError(f"{self.name}: not Ethernet")
-        off = 24
-        raw = []
-        while off + 16 <= len(data):
-            sec, usec, incl, orig = struct.unpack(endian + "IIII", data[off:off + 16])
-            pkt = data[off + 16:off + 16 + incl]
-            if len(pkt) < incl:
-                raise ValueError(f"{self.name}: truncated record at {off}")
-            off += 16 + incl
-            raw.append((sec * 1_000_000 + usec, orig, pkt))
-        if not raw:
-            raise ValueError(f"{self.name}: no packets")
+        raw = read_pcap(path, self.name)
         # client of each (proto, port pair): TCP: the SYN sender, else the
         # higher port; UDP: the sender of the pair's first datagram
         clients = {}
