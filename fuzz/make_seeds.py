@@ -2,7 +2,7 @@
 """Writes the hand-made seed inputs into fuzz/corpus/TARGET/ (run from fuzz/).
 
 Each file is named after the edge case it exercises. The byte layouts follow
-the structured decoders in src/fuzzing.rs (selector bytes first)."""
+the structured decoders in crates/wsdoctor-analyzer/src/fuzzing.rs (selector bytes first)."""
 import os, struct, zlib
 
 def put(target, name, data):
@@ -106,7 +106,7 @@ put("wire", "eth-tcp", b"\x01\0\0" + syn)
 put("wire", "eth-tcp-cut", b"\x01\x00\x10" + syn[:40])
 put("wire", "raw-ipv4", b"\x04\0\0" + syn[14:])
 put("wire", "ipv4-fragment", b"\x01\0\0" + syn[:20] + b"\x20\x00" + syn[22:])
-# tunnels (selector 4 = raw IP, 12 = PPI; see LINKTYPES in src/fuzzing.rs)
+# tunnels (selector 4 = raw IP, 12 = PPI; see LINKTYPES in crates/wsdoctor-analyzer/src/fuzzing.rs)
 def ip4(proto, payload):
     return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, proto, 0,
                        bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])) + payload
@@ -224,11 +224,11 @@ for name, window in (("window-1", 0), ("window-4", 3)):
 # ---- tls_decrypt: sel, suite index, secret (48), client random, server random,
 # then records (type, version u16 LE, flags, u16 LE length, fragment) ------
 import re
-_ct = open("../src/proto/tls/crypto_tests.rs").read()
+_ct = open("../crates/wsdoctor-proto/src/tls/crypto_tests.rs").read()
 def rfc8448(name):
     m = re.search(r"const %s: &str = \"([^\"]*)\"" % name, _ct)
     return bytes.fromhex("".join(m.group(1).split()))
-_suites = [int(x, 16) for x in re.findall(r"s\(\s*0x([0-9a-f]{4})", open("../src/proto/tls/crypto.rs").read())]
+_suites = [int(x, 16) for x in re.findall(r"s\(\s*0x([0-9a-f]{4})", open("../crates/wsdoctor-proto/src/tls/crypto.rs").read())]
 def tls_hdr(sel, suite, secret=b"", cr=b"", sr=b""):
     return bytes([sel, _suites.index(suite)]) + secret.ljust(48, b"\0") + cr.ljust(32, b"\0") + sr.ljust(32, b"\0")
 def tls_rec(record, flags=0):

@@ -1,21 +1,15 @@
 //! wsdoctor: offline analysis of HTTP Upgrade -> WebSocket -> MQTT (and
 //! plain MQTT) in pcap/pcapng captures.
 //!
-//! Data flows one way: `capture` -> `wire` -> `flow` -> `stream` ->
-//! `proto` -> `event` -> `report`. See README.md.
+//! This package is the command: [`cli`] (arguments, output, exit codes) and
+//! [`batch`] (files in parallel, output in input order). The analysis is
+//! the `wsdoctor-analyzer` crate, re-exported here module by module; the
+//! decoders are the `wsdoctor-proto` crate ([`proto`]). See README.md.
 #![forbid(unsafe_code)]
 
-pub mod analyze;
 pub mod batch;
-pub mod capture;
 pub mod cli;
-pub mod diagnose;
-pub mod event;
-pub mod flow;
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod proto;
-pub mod redact;
-pub mod report;
-pub mod stream;
-pub mod wire;
+
+pub use wsdoctor_analyzer::{
+    analyze, capture, diagnose, event, flow, fuzzing, proto, redact, report, stream, wire,
+};

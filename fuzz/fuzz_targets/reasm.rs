@@ -1,4 +1,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| wsdoctor::fuzzing::reasm(data));
+fuzz_target!(|data: &[u8]| wsdoctor_analyzer::fuzzing::reasm(data));

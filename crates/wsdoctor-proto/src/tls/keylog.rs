@@ -514,7 +514,7 @@ mod tests {
         // samples/tls/tls13-keyupdate.keys (openssl s_client -keylogfile)
         let text = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/samples/tls/tls13-keyupdate.keys"
+            "/../../samples/tls/tls13-keyupdate.keys"
         ))
         .unwrap();
         let k = KeyLog::parse(&text);
@@ -546,7 +546,7 @@ mod tests {
     fn tls12_rsa_keylog() {
         let text = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/samples/tls/tls12-rsa-aes128-gcm.keys"
+            "/../../samples/tls/tls12-rsa-aes128-gcm.keys"
         ))
         .unwrap();
         let k = KeyLog::parse(&text);
@@ -684,7 +684,7 @@ mod tests {
     /// log file it was made from.
     #[test]
     fn editcap_injected_block() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/tls/");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/tls/");
         let cap = std::fs::read(format!("{dir}wss-keys-injected.pcapng")).unwrap();
         let file = KeyLog::parse(&std::fs::read(format!("{dir}wss-mqttjs-tls13.keys")).unwrap());
         let mut k = KeyLog::new();

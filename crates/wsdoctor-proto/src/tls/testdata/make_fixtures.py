@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLES = os.path.normpath(os.path.join(HERE, "../../../../samples/tls"))
+SAMPLES = os.path.normpath(os.path.join(HERE, "../../../../../samples/tls"))
 TSHARK = "tshark"
 
 # capture -> key log (None: the keys are in the pcapng's Decryption Secrets Block)
@@ -147,7 +147,7 @@ def make(cap, keys):
     doc = {
         "capture": cap,
         "keylog": keys,
-        "made_by": "src/proto/tls/testdata/make_fixtures.py with " + run([TSHARK, "--version"]).splitlines()[0],
+        "made_by": "crates/wsdoctor-proto/src/tls/testdata/make_fixtures.py with " + run([TSHARK, "--version"]).splitlines()[0],
         "frames": {k: v for k, v in sorted(frames.items(), key=lambda kv: int(kv[0]))},
         "follow": follow,
     }

@@ -31,7 +31,7 @@ mod tests;
 mod tests_diff;
 
 pub use conn::{Event, FlowCounts, MqttConn, SessionFinding, Summary, TopicCount};
-pub(crate) use decode::flags_valid;
+pub use decode::flags_valid;
 pub use decode::{decode_packet, decode_packet_with, parse_fixed_header, FixedHeader};
 
 /// Does a plausible MQTT control packet start at `b[0]` (valid type and

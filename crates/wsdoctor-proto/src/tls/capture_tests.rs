@@ -11,7 +11,7 @@
 //! ChangeCipherSpec (TLS 1.2), Finished and KeyUpdate (TLS 1.3).
 
 use super::*;
-use crate::proto::tls::keylog::{DsbContent, KeyLog};
+use crate::tls::keylog::{DsbContent, KeyLog};
 use std::collections::HashMap;
 
 const HRR_RANDOM: [u8; 32] = [
@@ -23,10 +23,10 @@ const HRR_RANDOM: [u8; 32] = [
 fn samples(name: &str) -> String {
     match name.strip_prefix("extra/") {
         Some(n) => format!(
-            "{}/src/proto/tls/testdata/extra/{n}",
+            "{}/src/tls/testdata/extra/{n}",
             env!("CARGO_MANIFEST_DIR")
         ),
-        None => format!("{}/samples/tls/{name}", env!("CARGO_MANIFEST_DIR")),
+        None => format!("{}/../../samples/tls/{name}", env!("CARGO_MANIFEST_DIR")),
     }
 }
 
@@ -431,7 +431,7 @@ fn hexs(b: &[u8]) -> String {
 /// Decrypt `cap` and compare every record with tshark's view.
 fn check(cap: &str, keylog: Option<&str>, suite: u16, version: u16) -> Run {
     let fixture = format!(
-        "{}/src/proto/tls/testdata/{}.tshark.json",
+        "{}/src/tls/testdata/{}.tshark.json",
         env!("CARGO_MANIFEST_DIR"),
         cap.rsplit_once('.').unwrap().0.trim_start_matches("extra/")
     );

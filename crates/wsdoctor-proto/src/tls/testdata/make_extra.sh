@@ -5,10 +5,10 @@
 # (broker.example = 127.0.0.1), tcpdump -i lo on port 443, openssl s_server -rev with the
 # committed test certificates, openssl s_client sending three lines 0.3 s apart, key log by
 # -keylogfile. Every process under timeout; servers stopped by PID.
-# Usage (root): src/proto/tls/testdata/make_extra.sh [NAME...]
+# Usage (root): crates/wsdoctor-proto/src/tls/testdata/make_extra.sh [NAME...]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-C=$(cd "$HERE/../../../../samples/gen/tls/certs" && pwd)
+C=$(cd "$HERE/../../../../../samples/gen/tls/certs" && pwd)
 OUT=$HERE/extra
 SELF=$HERE/$(basename "$0")
 

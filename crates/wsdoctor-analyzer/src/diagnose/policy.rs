@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn every_documented_code_has_its_own_entry() {
-        let doc = include_str!("../../docs/findings.md");
+        let doc = include_str!("../../../../docs/findings.md");
         let fallback = policy("no_such_code_at_all");
         for line in doc.lines().filter(|l| l.starts_with("| `")) {
             let cell = line.split('|').nth(1).unwrap_or("");

@@ -65,7 +65,7 @@ pub(crate) fn varint_len(v: usize) -> u8 {
 }
 
 /// Whether the flags nibble is valid for the packet type (PUBLISH: QoS != 3).
-pub(crate) fn flags_valid(msg_type: u8, flags: u8) -> bool {
+pub fn flags_valid(msg_type: u8, flags: u8) -> bool {
     match msg_type {
         msg::PUBLISH => (flags >> 1) & 3 != 3,
         msg::PUBREL | msg::SUBSCRIBE | msg::UNSUBSCRIBE => flags == 0b0010,

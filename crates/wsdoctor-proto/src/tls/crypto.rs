@@ -29,8 +29,8 @@
 //! record of RFC 8448 §3:
 //!
 //! ```
-//! use wsdoctor::proto::tls::crypto::{Direction, Epoch, RecordDecryptor, SessionParams, TLS13};
-//! use wsdoctor::proto::tls::keylog::KeyLog;
+//! use wsdoctor_proto::tls::crypto::{Direction, Epoch, RecordDecryptor, SessionParams, TLS13};
+//! use wsdoctor_proto::tls::keylog::KeyLog;
 //!
 //! let cr = [0x11u8; 32];
 //! let log = format!(
@@ -61,7 +61,7 @@
 //! // the same record again has the wrong sequence number: an error, nothing appended
 //! assert!(client.decrypt(0x17, 0x0303, &fragment, &mut out).unwrap_err().is_auth_failure());
 //! assert_eq!(out.len(), 50);
-//! # Ok::<(), wsdoctor::proto::tls::crypto::DecryptError>(())
+//! # Ok::<(), wsdoctor_proto::tls::crypto::DecryptError>(())
 //! ```
 //!
 //! Memory: a decryptor holds its keys (a few hundred bytes, on the heap for the

@@ -232,7 +232,7 @@ fn iis_product(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::http::{parse_response, Head, HttpLimits};
+    use crate::http::{parse_response, Head, HttpLimits};
 
     fn resp(s: &str) -> Response {
         match parse_response(s.as_bytes(), &HttpLimits::default()) {
