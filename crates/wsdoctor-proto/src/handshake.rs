@@ -174,27 +174,7 @@ impl Outcome {
     }
 }
 
-/// Severity of a [`Problem`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Informational.
-    Info,
-    /// Suspicious or non-conforming but tolerated.
-    Warning,
-    /// A protocol violation.
-    Error,
-}
-
-impl Severity {
-    /// "error", "warning" or "info".
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
+pub use crate::Severity;
 
 /// One finding about the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,3 +19,25 @@ pub fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
         Err(_) => String::from_utf8_lossy(b),
     }
 }
+
+/// How serious a problem, anomaly or finding reported by a decoder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Suspicious or non-conforming but tolerated.
+    Warning,
+    /// A protocol violation.
+    Error,
+}
+
+impl Severity {
+    /// "error", "warning" or "info".
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
