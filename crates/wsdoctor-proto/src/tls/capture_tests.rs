@@ -22,10 +22,7 @@ const HRR_RANDOM: [u8; 32] = [
 /// A file of samples/tls/, or of testdata/extra/ for names starting "extra/".
 fn samples(name: &str) -> String {
     match name.strip_prefix("extra/") {
-        Some(n) => format!(
-            "{}/src/tls/testdata/extra/{n}",
-            env!("CARGO_MANIFEST_DIR")
-        ),
+        Some(n) => format!("{}/src/tls/testdata/extra/{n}", env!("CARGO_MANIFEST_DIR")),
         None => format!("{}/../../samples/tls/{name}", env!("CARGO_MANIFEST_DIR")),
     }
 }
