@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # CI: build every fuzz target and run each for a short time (FUZZ_SECS,
 # default 20 s) from its committed corpus. Fails on the first crash; the
-# crashing input is left in fuzz/artifacts/TARGET/. Stable Rust, no sanitizer.
+# crashing input is left in artifacts/TARGET/ of the fuzz directory. Stable
+# Rust, no sanitizer. Two fuzz packages: the decoders'
+# (crates/wsdoctor-proto/fuzz) and the analyzer's (fuzz/, this directory).
 set -euo pipefail
 cd "$(dirname "$0")"
+FUZZ_DIRS=("$PWD/../crates/wsdoctor-proto/fuzz" "$PWD")
 export CARGO_TERM_COLOR=never
 SECS="${FUZZ_SECS:-20}"
 
@@ -11,7 +14,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-echo "== fuzz: build"
+for dir in "${FUZZ_DIRS[@]}"; do
+cd "$dir"
+echo "== fuzz: build ($dir)"
 cargo fuzz build --sanitizer none
 
 for t in $(cargo fuzz list); do
@@ -27,10 +32,11 @@ for t in $(cargo fuzz list); do
     if ! cargo fuzz run --sanitizer none "$t" "$work" "corpus/$t" -- \
         -max_total_time="$SECS" -max_len="$max_len" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 </dev/null; then
-        echo "fuzz target $t failed; input(s) in fuzz/artifacts/$t/" >&2
+        echo "fuzz target $t failed; input(s) in $dir/artifacts/$t/" >&2
         rm -rf "$work"
         exit 1
     fi
     rm -rf "$work"
+done
 done
 echo "== fuzz: all targets ran without a crash"

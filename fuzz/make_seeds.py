@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Writes the hand-made seed inputs into fuzz/corpus/TARGET/ (run from fuzz/).
+"""Writes the hand-made seed inputs into fuzz/corpus/TARGET/ and, for the decoders'
+targets, crates/wsdoctor-proto/fuzz/corpus/TARGET/ (run from fuzz/).
 
 Each file is named after the edge case it exercises. The byte layouts follow
 the structured decoders in crates/wsdoctor-analyzer/src/fuzzing.rs (selector bytes first)."""
 import os, struct, zlib
 
+# The decoders' targets live in the protocol crate's fuzz directory.
+PROTO_TARGETS = {"http", "ws", "deflate", "mqtt3", "mqtt4", "mqtt5", "mqtt_stream", "tls_decrypt"}
+
+
 def put(target, name, data):
-    d = os.path.join("corpus", target)
+    base = "../crates/wsdoctor-proto/fuzz/corpus" if target in PROTO_TARGETS else "corpus"
+    d = os.path.join(base, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)

@@ -141,6 +141,8 @@
 //! * [`tls`]: TLS records and handshake facts; [`tls::keylog`] and
 //!   [`tls::crypto`] decrypt records from an NSS key log (SSLKEYLOGFILE).
 pub mod deflate;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod http;
 pub mod mqtt;

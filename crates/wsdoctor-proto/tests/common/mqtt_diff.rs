@@ -3,7 +3,7 @@
 //! mqtt-proto and arbitrary; the library does not).
 //!
 //! The input bytes are used twice: as a raw packet (first byte + body)
-//! through `wsdoctor_analyzer::fuzzing::mqtt_packet`, and as `arbitrary` input for an
+//! through `wsdoctor_proto::fuzzing::mqtt_packet`, and as `arbitrary` input for an
 //! mqtt-proto packet, which is encoded by mqtt-proto and must decode here to
 //! the same fields without structural anomalies, alone and as a stream split
 //! at an input-chosen point. Field comparisons follow
@@ -12,15 +12,15 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use mqtt_proto::{v3, v5, QosPid};
-use wsdoctor_analyzer::proto::mqtt::{
+use wsdoctor_proto::mqtt::{
     decode_packet, msg_name, parse_fixed_header, prop, Body, Dir, Event, FixedHeader, MqttConn,
     MqttLimits, Packet, Properties,
 };
 
 /// The whole target: raw decoding at `level` and inferred, then the round trip.
 pub fn target(data: &[u8], level: u8) {
-    wsdoctor_analyzer::fuzzing::mqtt_packet(data, Some(level));
-    wsdoctor_analyzer::fuzzing::mqtt_packet(data, None);
+    wsdoctor_proto::fuzzing::mqtt_packet(data, Some(level));
+    wsdoctor_proto::fuzzing::mqtt_packet(data, None);
     if level == 5 {
         roundtrip_v5(data);
     } else {

@@ -2,5 +2,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    wsdoctor_analyzer::fuzzing::tls_decrypt(data);
+    wsdoctor_proto::fuzzing::tls_decrypt(data);
 });
