@@ -5,7 +5,7 @@
 //! `add_mqtt`, `add_connection`, `add_finding`, `add_error`, `set_capture`)
 //! from either of two sources:
 //! - the live records of an analysis ([`CaptureReport`] is a
-//!   [`diagnose::Report`](crate::diagnose::Report)): each record is first
+//!   [`crate::diagnose::Report`]): each record is first
 //!   turned into the same plain values a JSON Lines record carries;
 //! - JSON Lines written earlier (`report::ingest`, `wsdoctor report
 //!   --from-jsonl`): each line is parsed into those values.
