@@ -66,34 +66,61 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+impl Ts {
+    /// RFC 3339 UTC, e.g. `2026-11-25T16:53:01.123456Z`, into a stack
+    /// buffer (at most 30 bytes): timestamps are written for every record,
+    /// and `core::fmt` padding cost more than the rest of a JSON line.
+    pub fn rfc3339(&self) -> ([u8; 32], usize) {
+        let days = self.secs.div_euclid(86_400);
+        let sod = self.secs.rem_euclid(86_400) as u32;
+        let (y, mo, d) = civil_from_days(days);
+        // Years outside 0..=9999 cannot be written in RFC 3339; clamp.
+        let y = y.clamp(0, 9999) as u32;
+        let mut b = [0u8; 32];
+        let digit = |v: u32| b'0' + (v % 10) as u8;
+        b[0] = digit(y / 1000);
+        b[1] = digit(y / 100);
+        b[2] = digit(y / 10);
+        b[3] = digit(y);
+        b[4] = b'-';
+        b[5] = digit(mo / 10);
+        b[6] = digit(mo);
+        b[7] = b'-';
+        b[8] = digit(d / 10);
+        b[9] = digit(d);
+        b[10] = b'T';
+        let (h, mi, se) = (sod / 3600, (sod / 60) % 60, sod % 60);
+        b[11] = digit(h / 10);
+        b[12] = digit(h);
+        b[13] = b':';
+        b[14] = digit(mi / 10);
+        b[15] = digit(mi);
+        b[16] = b':';
+        b[17] = digit(se / 10);
+        b[18] = digit(se);
+        let mut n = 19;
+        if self.digits > 0 {
+            b[n] = b'.';
+            n += 1;
+            let digits = usize::from(self.digits.min(9));
+            let mut frac = self.nanos.min(999_999_999) / 10u32.pow(9 - digits as u32);
+            for i in (0..digits).rev() {
+                b[n + i] = digit(frac);
+                frac /= 10;
+            }
+            n += digits;
+        }
+        b[n] = b'Z';
+        (b, n + 1)
+    }
+}
+
 impl fmt::Display for Ts {
     /// RFC 3339 UTC, e.g. `2026-11-25T16:53:01.123456Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let sod = self.secs.rem_euclid(86_400);
-        let (y, mo, d) = civil_from_days(days);
-        // Years outside 0..=9999 cannot be written in RFC 3339; clamp.
-        let y = y.clamp(0, 9999);
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            y,
-            mo,
-            d,
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )?;
-        if self.digits > 0 {
-            let div = 10u32.pow(9 - self.digits as u32);
-            write!(
-                f,
-                ".{:0width$}",
-                self.nanos / div,
-                width = self.digits as usize
-            )?;
-        }
-        f.write_str("Z")
+        let (b, n) = self.rfc3339();
+        // Only ASCII digits and separators were written.
+        f.write_str(std::str::from_utf8(&b[..n]).unwrap_or("?"))
     }
 }
 
@@ -122,6 +149,18 @@ mod tests {
             Ts::new(u32::MAX as i64, 0, 0).to_string(),
             "2106-02-07T06:28:15Z"
         );
+        // Every precision, and years RFC 3339 cannot write (clamped).
+        assert_eq!(
+            Ts::new(0, 5_000_000, 3).to_string(),
+            "1970-01-01T00:00:00.005Z"
+        );
+        assert_eq!(
+            Ts::new(0, 999_999_999, 1).to_string(),
+            "1970-01-01T00:00:00.9Z"
+        );
+        assert_eq!(Ts::new(i64::MAX, 999_999_999, 9).to_string().len(), 30);
+        assert!(Ts::new(i64::MIN, 0, 0).to_string().starts_with("0000-"));
+        assert!(Ts::new(i64::MAX, 0, 0).to_string().starts_with("9999-"));
     }
 
     #[test]

@@ -52,6 +52,47 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+impl Endpoint {
+    /// Appends `a.b.c.d:port` or `[v6]:port` (as [`std::fmt::Display`]
+    /// writes it) without `core::fmt` for IPv4: every JSON record carries
+    /// two endpoints.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self.ip {
+            IpAddr::V4(a) => {
+                for (i, o) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    if o >= 100 {
+                        out.push(b'0' + o / 100);
+                    }
+                    if o >= 10 {
+                        out.push(b'0' + (o / 10) % 10);
+                    }
+                    out.push(b'0' + o % 10);
+                }
+                out.push(b':');
+                let mut tmp = [0u8; 5];
+                let mut i = tmp.len();
+                let mut p = self.port;
+                loop {
+                    i -= 1;
+                    tmp[i] = b'0' + (p % 10) as u8;
+                    p /= 10;
+                    if p == 0 {
+                        break;
+                    }
+                }
+                out.extend_from_slice(&tmp[i..]);
+            }
+            IpAddr::V6(_) => {
+                use std::io::Write as _;
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.ip {
@@ -834,6 +875,31 @@ fn deliver<O: FlowOut + ?Sized, H: Handler<O>>(
     handler.chunk(meta, dir, c, out);
     if meta.client != before {
         *swapped = !*swapped;
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn write_to_matches_display() {
+        for (ip, port) in [
+            ("0.0.0.0", 0u16),
+            ("255.255.255.255", 65535),
+            ("10.9.100.1", 1883),
+            ("192.168.0.99", 10),
+            ("::1", 443),
+            ("fe80::1:2", 8080),
+        ] {
+            let e = Endpoint {
+                ip: ip.parse().unwrap(),
+                port,
+            };
+            let mut b = Vec::new();
+            e.write_to(&mut b);
+            assert_eq!(String::from_utf8(b).unwrap(), e.to_string());
+        }
     }
 }
 

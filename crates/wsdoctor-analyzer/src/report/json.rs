@@ -1,41 +1,53 @@
 //! A small JSON object writer: records are written field by field into a
 //! byte buffer, without building a tree.
 
-use std::fmt::Write as _;
-
 /// Writes one JSON object into `buf`.
 pub struct Obj<'b> {
     buf: &'b mut Vec<u8>,
     first: bool,
 }
 
+/// Bytes that cannot stand for themselves in a JSON string (RFC 8259 §7:
+/// quote, backslash, controls; DEL too, so output stays printable).
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t
+};
+
 /// Append `s` as a JSON string literal.
 pub fn string(buf: &mut Vec<u8>, s: &str) {
+    buf.reserve(s.len() + 2);
     buf.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f | 0x7f => None,
-            _ => continue,
-        };
-        buf.extend_from_slice(&bytes[start..i]);
-        match esc {
-            Some(e) => buf.extend_from_slice(e),
-            None => {
-                let mut s = String::new();
-                let _ = write!(s, "\\u{:04x}", b);
-                buf.extend_from_slice(s.as_bytes());
+    let mut rest = s.as_bytes();
+    // Copy runs of plain bytes whole; the scan is a table lookup per byte.
+    while let Some(i) = rest.iter().position(|&b| ESCAPE[b as usize]) {
+        let (plain, tail) = rest.split_at(i);
+        buf.extend_from_slice(plain);
+        let b = tail[0];
+        match b {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                buf.extend_from_slice(b"\\u00");
+                buf.push(HEX[usize::from(b >> 4)]);
+                buf.push(HEX[usize::from(b & 0xf)]);
             }
         }
-        start = i + 1;
+        rest = &tail[1..];
     }
-    buf.extend_from_slice(&bytes[start..]);
+    buf.extend_from_slice(rest);
     buf.push(b'"');
 }
 
@@ -81,6 +93,25 @@ impl<'b> Obj<'b> {
         let b = self.key(k);
         b.push(b'"');
         let _ = write!(b, "{v}");
+        b.push(b'"');
+        self
+    }
+
+    /// A capture timestamp as an RFC 3339 string.
+    pub fn ts(&mut self, k: &str, v: crate::capture::Ts) -> &mut Self {
+        let (t, n) = v.rfc3339();
+        let b = self.key(k);
+        b.push(b'"');
+        b.extend_from_slice(&t[..n]);
+        b.push(b'"');
+        self
+    }
+
+    /// An endpoint as `"a.b.c.d:port"` / `"[v6]:port"`.
+    pub fn endpoint(&mut self, k: &str, v: crate::flow::Endpoint) -> &mut Self {
+        let b = self.key(k);
+        b.push(b'"');
+        v.write_to(b);
         b.push(b'"');
         self
     }
@@ -166,7 +197,7 @@ impl<'b> Obj<'b> {
 }
 
 /// Append the decimal digits of `v`.
-fn itoa(b: &mut Vec<u8>, mut v: u64) {
+pub fn itoa(b: &mut Vec<u8>, mut v: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     loop {

@@ -171,8 +171,8 @@ fn properties(b: &mut Vec<u8>, props: &Properties<'_>, max: usize, sec: Secrets)
 impl<W: Write> Jsonl<W> {
     fn conn_fields(o: &mut Obj<'_>, m: &ConnMeta) {
         o.u64("stream", m.stream)
-            .display_plain("client", m.client)
-            .display_plain("server", m.server);
+            .endpoint("client", m.client)
+            .endpoint("server", m.server);
         if m.decrypted {
             o.bool("decrypted", true);
         }
@@ -297,7 +297,7 @@ impl<W: Write> Jsonl<W> {
         Self::conn_fields(&mut o, m);
         o.str("dir", dir.as_str())
             .u64("frame", frame)
-            .display_plain("ts", ts)
+            .ts("ts", ts)
             .str("transport", transport)
             .u64("msg_type", p.msg_type as u64)
             .str("msg_name", p.msg_name())
@@ -507,7 +507,7 @@ impl<W: Write> Report for Jsonl<W> {
                 Self::conn_fields(&mut o, meta);
                 o.str("dir", dir.as_str())
                     .u64("frame", *frame)
-                    .display_plain("ts", ts)
+                    .ts("ts", *ts)
                     .bool("fin", h.fin)
                     .u64("rsv", h.rsv as u64)
                     .u64("opcode", h.opcode as u64)
@@ -551,12 +551,12 @@ impl<W: Write> Report for Jsonl<W> {
         let summary = super::lines::conn_lines(p, upgrades);
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
-            .display_plain("client", m.client)
-            .display_plain("server", m.server)
+            .endpoint("client", m.client)
+            .endpoint("server", m.server)
             .u64("first_frame", m.first_frame)
             .u64("last_frame", m.last_frame)
-            .display_plain("first_ts", m.first_ts)
-            .display_plain("last_ts", m.last_ts)
+            .ts("first_ts", m.first_ts)
+            .ts("last_ts", m.last_ts)
             .u64("packets", m.packets)
             .u64("bytes_c2s", m.bytes[0])
             .u64("bytes_s2c", m.bytes[1])
@@ -600,7 +600,7 @@ impl<W: Write> Report for Jsonl<W> {
                 )
                 .str("flag", if c.rst { "rst" } else { "fin" })
                 .u64("frame", c.frame)
-                .display_plain("ts", c.ts)
+                .ts("ts", c.ts)
                 .raw("quiet_us", |b| {
                     let _ = write!(b, "{}", c.quiet_us);
                 })
@@ -689,11 +689,11 @@ impl<W: Write> Report for Jsonl<W> {
             .u64("packets", c.packets)
             .u64("bytes", c.bytes);
         match c.first_ts {
-            Some(t) => o.display_plain("first_ts", t),
+            Some(t) => o.ts("first_ts", t),
             None => o.null("first_ts"),
         };
         match c.last_ts {
-            Some(t) => o.display_plain("last_ts", t),
+            Some(t) => o.ts("last_ts", t),
             None => o.null("last_ts"),
         };
         let n = c.counts;
