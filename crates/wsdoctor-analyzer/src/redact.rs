@@ -130,14 +130,26 @@ pub fn is_secret_header(name: &str) -> bool {
 
 /// Query (or `name=value` list) parameters whose values are credentials.
 pub fn is_secret_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    matches!(
-        n.as_str(),
-        "sig" | "pwd" | "passwd" | "apikey" | "api_key" | "api-key" | "authorization" | "auth"
-    ) || n.ends_with("token")
-        || n.ends_with("signature")
-        || n.ends_with("password")
-        || n.ends_with("secret")
+    secret_param(name.as_bytes())
+}
+
+/// [`is_secret_param`] on bytes, without allocating (ASCII case folded).
+fn secret_param(n: &[u8]) -> bool {
+    const EXACT: [&[u8]; 8] = [
+        b"sig",
+        b"pwd",
+        b"passwd",
+        b"apikey",
+        b"api_key",
+        b"api-key",
+        b"authorization",
+        b"auth",
+    ];
+    const SUFFIX: [&[u8]; 4] = [b"token", b"signature", b"password", b"secret"];
+    EXACT.iter().any(|e| n.eq_ignore_ascii_case(e))
+        || SUFFIX
+            .iter()
+            .any(|x| n.len() >= x.len() && n[n.len() - x.len()..].eq_ignore_ascii_case(x))
 }
 
 /// `Scheme <redacted>` (the scheme is evidence: Basic, Bearer, SAS...).
@@ -291,7 +303,7 @@ fn param_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     while j < b.len() && (b[j].is_ascii_alphanumeric() || b"_-.$".contains(&b[j])) {
         j += 1;
     }
-    let name = std::str::from_utf8(&b[i..j]).ok()?;
+    let name = &b[i..j];
     let vstart = if j < b.len() && b[j] == b'=' {
         j + 1
     } else if starts_with_ci(b, j, b"%3D") {
@@ -299,7 +311,7 @@ fn param_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     } else {
         return None;
     };
-    if !is_secret_param(name) {
+    if !secret_param(name) {
         return None;
     }
     let mut k = vstart;
@@ -309,19 +321,37 @@ fn param_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     Some((vstart, k))
 }
 
+/// Header names whose value is redacted where a text quotes them.
+const QUOTED_HEADERS: [&[u8]; 5] = [
+    b"authorization",
+    b"proxy-authorization",
+    b"cookie",
+    b"set-cookie",
+    b"x-api-key",
+];
+
+/// Do the bytes before `end` end with `pat` (ASCII case folded)?
+fn ends_with_ci(b: &[u8], end: usize, pat: &[u8]) -> bool {
+    end >= pat.len() && b[end - pat.len()..end].eq_ignore_ascii_case(pat)
+}
+
+/// Could a secret parameter name end right before `end` (an `=` or `%3D`)?
+/// True when some suffix of the name-character run there, starting with a
+/// letter or `_`, is one (a superset of what [`param_at`] accepts).
+fn secret_name_before(b: &[u8], end: usize) -> bool {
+    let mut s = end;
+    while s > 0 && (b[s - 1].is_ascii_alphanumeric() || b"_-.$".contains(&b[s - 1])) {
+        s -= 1;
+    }
+    (s..end).any(|k| (b[k].is_ascii_alphabetic() || b[k] == b'_') && secret_param(&b[k..end]))
+}
+
 /// `Authorization: value` quoted in a text: the span of the value.
 fn quoted_header_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     if i > 0 && !matches!(b[i - 1], b' ' | b'\t' | b'\n' | b',' | b'(' | b'"' | b'[') {
         return None;
     }
-    const NAMES: [&[u8]; 5] = [
-        b"authorization",
-        b"proxy-authorization",
-        b"cookie",
-        b"set-cookie",
-        b"x-api-key",
-    ];
-    let name = NAMES.iter().find(|n| starts_with_ci(b, i, n))?;
+    let name = QUOTED_HEADERS.iter().find(|n| starts_with_ci(b, i, n))?;
     let mut j = i + name.len();
     if j >= b.len() || b[j] != b':' {
         return None;
@@ -342,15 +372,20 @@ pub fn scrub(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
     // Which rules can apply at all: a parameter needs `=` or `%3D`, a quoted
     // header `:`, a JWT `eyJ`, a token `bearer`. Most texts need none.
-    let (mut eq, mut colon, mut jwt, mut bearer) = (false, false, false, false);
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'=' => eq = true,
-            b'%' => eq |= starts_with_ci(b, i, b"%3D"),
-            b':' => colon = true,
-            b'e' => jwt |= b.get(i + 1..i + 3) == Some(b"yJ"),
-            b'b' | b'B' => bearer |= starts_with_ci(b, i, b"bearer"),
-            _ => {}
+    // The gates are exact enough that most texts are done after these
+    // memchr scans: `=` counts only after a secret parameter name, `:` only
+    // after a quoted header name.
+    let jwt = memchr::memmem::find(b, b"eyJ").is_some();
+    let bearer = memchr::memchr2_iter(b'b', b'B', b).any(|i| starts_with_ci(b, i, b"bearer"));
+    let (mut eq, mut colon) = (false, false);
+    for i in memchr::memchr3_iter(b'=', b'%', b':', b) {
+        match b[i] {
+            b'=' => eq |= secret_name_before(b, i),
+            b'%' => eq |= starts_with_ci(b, i, b"%3D") && secret_name_before(b, i),
+            _ => colon |= QUOTED_HEADERS.iter().any(|n| ends_with_ci(b, i, n)),
+        }
+        if eq && colon {
+            break;
         }
     }
     if !(eq || colon || jwt || bearer) {
