@@ -1070,7 +1070,7 @@ fn conn_run(level: Option<u8>, stream: &[&[u8]], dirs: &[Dir]) -> Vec<String> {
                     p.body
                 ));
             }
-            Event::Anomaly(d, a) => out.push(format!("A {d:?} {a:?}")),
+            Event::Anomaly(d, a) => out.push(format!("A {d:?} {} {a:?}", a.code)),
             Event::Finding(f) => out.push(format!("F {f:?}")),
         });
         let i = dir.index();
@@ -1088,7 +1088,7 @@ fn conn_run(level: Option<u8>, stream: &[&[u8]], dirs: &[Dir]) -> Vec<String> {
             p.total_len(),
             p.body
         )),
-        Event::Anomaly(d, a) => out.push(format!("A {d:?} {a:?}")),
+        Event::Anomaly(d, a) => out.push(format!("A {d:?} {} {a:?}", a.code)),
         Event::Finding(f) => out.push(format!("F {f:?}")),
     });
     let _ = c.summary();
