@@ -407,7 +407,7 @@ fn mqtt_event(
             RecLayer::Mqtt,
             Some(flow_dir(d)),
             at.frame,
-            a.code,
+            a.code.as_str(),
             &a.message,
         ),
         mqtt::Event::Finding(f) => out.record(&Record::MqttSession {

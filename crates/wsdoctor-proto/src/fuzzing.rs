@@ -537,7 +537,7 @@ fn conn_run(level: Option<u8>, stream: &[&[u8]], dirs: &[Dir]) -> Vec<String> {
                     p.body
                 ));
             }
-            Event::Anomaly(d, a) => out.push(format!("A {d:?} {a:?}")),
+            Event::Anomaly(d, a) => out.push(format!("A {d:?} {} {a:?}", a.code)),
             Event::Finding(f) => out.push(format!("F {f:?}")),
         });
         let i = dir.index();
@@ -555,7 +555,7 @@ fn conn_run(level: Option<u8>, stream: &[&[u8]], dirs: &[Dir]) -> Vec<String> {
             p.total_len(),
             p.body
         )),
-        Event::Anomaly(d, a) => out.push(format!("A {d:?} {a:?}")),
+        Event::Anomaly(d, a) => out.push(format!("A {d:?} {} {a:?}", a.code)),
         Event::Finding(f) => out.push(format!("F {f:?}")),
     });
     let _ = c.summary();

@@ -6,6 +6,7 @@ use super::{upgrade, ConnDiag, Finding, Severity};
 use crate::event::ConnSummary;
 use crate::flow::{ConnEnd, ConnMeta, Dir};
 use crate::proto::handshake::Outcome;
+use crate::proto::mqtt::FindingCode;
 
 /// Silence shorter than this before a server close is not an idle cut.
 pub(super) const MIN_IDLE_SECS: f64 = 1.0;
@@ -130,18 +131,18 @@ fn refused_hint(level: Option<u8>, code: u8) -> &'static str {
 fn sessions(meta: &ConnMeta, d: &ConnDiag, s: &ConnSummary, out: &mut Vec<Finding>) {
     let level = s.mqtt.as_ref().and_then(|m| m.summary.level);
     for (frame, f) in &d.sessions {
-        let mut fi = Finding::of(f.code, f.message.clone())
+        let mut fi = Finding::of(f.code.as_str(), f.message.clone())
             .stream(meta.stream)
             .frames([*frame]);
         match f.code {
             // Decided from the session facts below.
-            "mqtt_connack_missing" => continue,
-            "mqtt_qos_flow_incomplete" if meta.end == ConnEnd::Open => {
+            FindingCode::ConnackMissing => continue,
+            FindingCode::QosFlowIncomplete if meta.end == ConnEnd::Open => {
                 fi = fi
                     .severity(Severity::Info)
                     .hint("The capture stopped while the connection was open: an unfinished exchange is expected there, not a problem.");
             }
-            "mqtt_connect_refused" => {
+            FindingCode::ConnectRefused => {
                 let code = f.reason_code.unwrap_or(0);
                 let v = match level {
                     Some(5) => "MQTT 5",
@@ -152,7 +153,7 @@ fn sessions(meta: &ConnMeta, d: &ConnDiag, s: &ConnSummary, out: &mut Vec<Findin
                     .hint(refused_hint(level, code))
                     .group(format!("{v} code 0x{code:02x}"));
             }
-            "mqtt_server_disconnect" => {
+            FindingCode::ServerDisconnect => {
                 let code = f.reason_code.unwrap_or(0);
                 if code == 0x8e {
                     fi = fi.hint("The broker ended this session because another connection used the same client id (MQTT 5 reason 0x8E, Session taken over). If that connection is in the capture, see mqtt_client_id_takeover; give every device its own client id.");

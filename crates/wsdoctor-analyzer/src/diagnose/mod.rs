@@ -397,7 +397,7 @@ impl RecordSink for Diagnoser<'_> {
                 if !p.anomalies.is_empty() {
                     let d = self.live.entry(meta.stream).or_default();
                     for a in &p.anomalies {
-                        d.anomaly(a.code, *frame, &a.message);
+                        d.anomaly(a.code.as_str(), *frame, &a.message);
                     }
                 }
             }

@@ -412,7 +412,7 @@ impl<W: Write> Jsonl<W> {
             Body::Pingreq | Body::Pingresp | Body::Reserved { .. } | Body::Skipped => {}
         }
         if !p.anomalies.is_empty() {
-            o.str_list("anomalies", p.anomalies.iter().map(|a| a.code));
+            o.str_list("anomalies", p.anomalies.iter().map(|a| a.code.as_str()));
         }
         o.end();
         self.flush_line();

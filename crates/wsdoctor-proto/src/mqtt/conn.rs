@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use super::decode::{self, parse_fixed_header, plausible_at, FixedHeader, Plausible};
 use super::names::{any_reason_name, connack_return_code_meaning, prop};
-use super::{msg, msg_name, Anomaly, Body, Dir, MqttLimits, Packet};
+use super::{msg, msg_name, Anomaly, AnomalyCode, Body, Dir, MqttLimits, Packet};
+use crate::Severity;
 
 /// Something the caller should record. Borrowed data lives only for the
 /// duration of the sink call.
@@ -23,10 +24,13 @@ pub enum Event<'e> {
 /// Session-level finding (protocol flow rather than bytes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionFinding {
-    /// Stable snake_case id, e.g. `mqtt_connect_refused`.
-    pub code: &'static str,
-    /// "error" | "warning" | "info".
-    pub severity: &'static str,
+    /// What was found; [`FindingCode::as_str`] is the stable snake_case id,
+    /// e.g. `mqtt_connect_refused`.
+    pub code: FindingCode,
+    /// How serious it is (fixed per code, except
+    /// [`FindingCode::ServerDisconnect`] and the "N more" summary finding).
+    pub severity: Severity,
+    /// Human-readable detail; wording may change.
     pub message: String,
     /// Direction of the packet the finding is about, if any.
     pub dir: Option<Dir>,
@@ -34,53 +38,175 @@ pub struct SessionFinding {
     pub offset: Option<u64>,
     /// Timestamp (seconds) of that packet, if any.
     pub ts: Option<f64>,
+    /// Packet Identifier of that packet, when it carries one.
     pub packet_id: Option<u16>,
+    /// Return / reason code of that packet, when it carries one (for
+    /// [`FindingCode::SubackFailure`]: the refused subscription's code).
     pub reason_code: Option<u8>,
+}
+
+/// Stable code of a [`SessionFinding`]; [`FindingCode::as_str`] is the
+/// snake_case text used in reports (never changes for a given code).
+///
+/// When one code is raised more than [`MqttLimits::max_findings_per_code`]
+/// times, [`MqttConn::end`] adds one more finding of that code with
+/// [`Severity::Info`], no packet fields, and the number not listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FindingCode {
+    /// `mqtt_connack_missing` (warning): the connection's start was captured,
+    /// a CONNECT was sent and no CONNACK came back by the end.
+    ConnackMissing,
+    /// `mqtt_connect_missing` (error): the connection's start was captured
+    /// and the client's first packet is not CONNECT (3.1.1 §3.1, 5.0 §3.1).
+    ConnectMissing,
+    /// `mqtt_connect_refused` (error): CONNACK refuses the connection (3.x
+    /// return code other than 0, MQTT 5 reason code 0x80 or above).
+    ConnectRefused,
+    /// `mqtt_keepalive_exceeded` (warning): the client was silent for more
+    /// than 1.5 times the keep alive (3.1.1 §3.1.2.10, 5.0 §3.1.2.10),
+    /// between two packets or at the end of the capture (unless it sent
+    /// DISCONNECT).
+    KeepaliveExceeded,
+    /// `mqtt_packet_before_connack` (info): the client sent another packet
+    /// before the CONNACK arrived; allowed, but lost if the connection is
+    /// refused. Raised once per connection.
+    PacketBeforeConnack,
+    /// `mqtt_qos_flow_incomplete` (warning): at the end, a QoS 1 or 2
+    /// PUBLISH still waits for its PUBACK / PUBREC / PUBREL / PUBCOMP.
+    QosFlowIncomplete,
+    /// `mqtt_second_connect` (error): a second CONNECT on the same
+    /// connection (a protocol violation: 3.1.1 §3.1.0, 5.0 §3.1).
+    SecondConnect,
+    /// `mqtt_server_disconnect` (info, or warning for an MQTT 5 reason code
+    /// of 0x80 or above or before MQTT 5 where it is not allowed): the
+    /// server sent DISCONNECT.
+    ServerDisconnect,
+    /// `mqtt_suback_failure` (warning): SUBACK refuses one subscription
+    /// (return / reason code 0x80 or above); one finding per refused filter.
+    SubackFailure,
+}
+
+impl FindingCode {
+    /// Every code, in the order of their text (which is also the order of
+    /// the enum's `Ord`).
+    ///
+    /// ```
+    /// use wsdoctor_proto::mqtt::FindingCode;
+    /// assert!(FindingCode::ALL.windows(2).all(|w| w[0].as_str() < w[1].as_str()));
+    /// assert!(FindingCode::ALL.windows(2).all(|w| w[0] < w[1]));
+    /// ```
+    pub const ALL: &'static [FindingCode] = &[
+        FindingCode::ConnackMissing,
+        FindingCode::ConnectMissing,
+        FindingCode::ConnectRefused,
+        FindingCode::KeepaliveExceeded,
+        FindingCode::PacketBeforeConnack,
+        FindingCode::QosFlowIncomplete,
+        FindingCode::SecondConnect,
+        FindingCode::ServerDisconnect,
+        FindingCode::SubackFailure,
+    ];
+
+    /// The stable snake_case code, e.g. `"mqtt_connect_refused"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FindingCode::ConnackMissing => "mqtt_connack_missing",
+            FindingCode::ConnectMissing => "mqtt_connect_missing",
+            FindingCode::ConnectRefused => "mqtt_connect_refused",
+            FindingCode::KeepaliveExceeded => "mqtt_keepalive_exceeded",
+            FindingCode::PacketBeforeConnack => "mqtt_packet_before_connack",
+            FindingCode::QosFlowIncomplete => "mqtt_qos_flow_incomplete",
+            FindingCode::SecondConnect => "mqtt_second_connect",
+            FindingCode::ServerDisconnect => "mqtt_server_disconnect",
+            FindingCode::SubackFailure => "mqtt_suback_failure",
+        }
+    }
+}
+
+impl std::fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for FindingCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for FindingCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
 }
 
 /// Distinct PUBLISH topic with its count (see [`MqttLimits::max_summary_topics`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicCount {
+    /// Effective topic (after Topic Alias resolution; empty when unresolved).
     pub topic: String,
+    /// Direction the PUBLISH packets went.
     pub dir: Dir,
+    /// Number of PUBLISH packets with this topic in this direction.
     pub count: u64,
 }
 
 /// QoS flow completion counts (both publishing directions together).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowCounts {
+    /// QoS 1 flows completed (PUBLISH answered by PUBACK).
     pub qos1_completed: u64,
+    /// QoS 2 flows completed (PUBLISH, PUBREC, PUBREL, PUBCOMP).
     pub qos2_completed: u64,
     /// QoS 2 flows ended by a PUBREC with a failure reason code (MQTT 5).
     pub qos2_refused: u64,
-    /// Still open now (or at end).
+    /// QoS 1 flows still open now (or at end).
     pub qos1_incomplete: u64,
+    /// QoS 2 flows still open now (or at end).
     pub qos2_incomplete: u64,
     /// PUBACK/PUBREC/PUBREL/PUBCOMP whose PUBLISH was not seen.
     pub unmatched_acks: u64,
 }
 
-/// Summary of a connection for the text report.
+/// Summary of a connection for the text report ([`MqttConn::summary`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
+    /// Client Identifier of the last CONNECT (or the MQTT 5 Assigned Client
+    /// Identifier when that was empty); None without a CONNECT.
     pub client_id: Option<String>,
+    /// Protocol name of the last CONNECT; None without a CONNECT.
     pub protocol_name: Option<String>,
+    /// Protocol level (3, 4 or 5), when known or inferred.
     pub level: Option<u8>,
+    /// True when `level` was inferred (from the packets or a hint) rather
+    /// than read from a CONNECT.
     pub level_inferred: bool,
+    /// Keep alive in seconds (last CONNECT, overridden by an MQTT 5 Server
+    /// Keep Alive); None without a CONNECT.
     pub keep_alive: Option<u16>,
+    /// Return / reason code of the last CONNACK seen; None without one.
     pub connack_code: Option<u8>,
-    /// Packet counts indexed by packet type (0..=15).
+    /// Client-to-server packet counts indexed by packet type (0..=15).
     pub counts_c2s: [u64; 16],
+    /// Server-to-client packet counts indexed by packet type (0..=15).
     pub counts_s2c: [u64; 16],
+    /// Client-to-server bytes fed.
     pub bytes_c2s: u64,
+    /// Server-to-client bytes fed.
     pub bytes_s2c: u64,
-    /// Stream-level anomalies plus per-packet anomalies.
+    /// Client-to-server stream-level plus per-packet anomalies.
     pub anomalies_c2s: u64,
+    /// Server-to-client stream-level plus per-packet anomalies.
     pub anomalies_s2c: u64,
+    /// Distinct PUBLISH topics, in order of first appearance.
     pub topics: Vec<TopicCount>,
     /// More distinct topics were seen than `max_summary_topics`.
     pub topics_truncated: bool,
+    /// QoS flow counts.
     pub flows: FlowCounts,
+    /// Session findings raised (including those not emitted individually).
     pub findings: u64,
 }
 
@@ -152,7 +278,7 @@ pub struct MqttConn {
     pending_subs: HashMap<u16, Vec<String>>,
     last_c2s_ts: Option<f64>,
     last_ts: Option<f64>,
-    finding_counts: HashMap<&'static str, u64>,
+    finding_counts: HashMap<FindingCode, u64>,
     findings: u64,
     topics: Vec<TopicCount>,
     topics_truncated: bool,
@@ -222,6 +348,8 @@ impl MqttConn {
         self.level
     }
 
+    /// True when [`MqttConn::level`] was inferred (from the packets' layout
+    /// or [`MqttConn::set_level_hint`]) rather than read from a CONNECT.
     pub fn level_inferred(&self) -> bool {
         self.level_inferred
     }
@@ -268,7 +396,7 @@ impl MqttConn {
     fn stream_anomaly(
         &mut self,
         dir: Dir,
-        code: &'static str,
+        code: AnomalyCode,
         message: String,
         offset: u64,
         sink: &mut dyn FnMut(Event<'_>),
@@ -375,7 +503,7 @@ impl MqttConn {
         if rl_invalid {
             self.stream_anomaly(
                 dir,
-                "mqtt_remaining_length_invalid",
+                AnomalyCode::RemainingLengthInvalid,
                 format!(
                     "{} (0x{b0:02x}) Remaining Length uses more than 4 bytes; packet boundary lost",
                     msg_name(b0 >> 4)
@@ -386,7 +514,7 @@ impl MqttConn {
         } else {
             self.stream_anomaly(
                 dir,
-                "mqtt_reserved_type",
+                AnomalyCode::ReservedType,
                 format!("first byte 0x{b0:02x} has reserved packet type 0; packet boundary lost"),
                 off,
                 sink,
@@ -423,7 +551,7 @@ impl MqttConn {
             level: self.level,
             body: Body::Skipped,
             anomalies: vec![Anomaly {
-                code: "mqtt_packet_too_large",
+                code: AnomalyCode::PacketTooLarge,
                 message: format!(
                     "{} with Remaining Length {remaining_len} exceeds the {}-byte limit; skipped",
                     msg_name(msg_type),
@@ -520,7 +648,7 @@ impl MqttConn {
         if r.skipped > 0 || r.reason != "capture starts mid-stream" {
             self.stream_anomaly(
                 dir,
-                "mqtt_resync",
+                AnomalyCode::Resync,
                 format!(
                     "resynchronised at a plausible packet start after skipping {} bytes ({})",
                     r.skipped, r.reason
@@ -622,7 +750,7 @@ impl MqttConn {
         let at = self.stream_offset(dir);
         self.stream_anomaly(
             dir,
-            "mqtt_gap",
+            AnomalyCode::Gap,
             format!("{len} bytes missing from the capture at stream offset {at}"),
             at,
             sink,
@@ -681,7 +809,7 @@ impl MqttConn {
                     len = len.saturating_sub(need);
                 }
             }
-            self.stream_anomaly(dir, "mqtt_truncated_packet", msg, off, sink);
+            self.stream_anomaly(dir, AnomalyCode::TruncatedPacket, msg, off, sink);
         }
         if resync {
             let st = self.dir_mut(dir);
@@ -701,7 +829,7 @@ impl MqttConn {
         let at = self.stream_offset(dir);
         self.stream_anomaly(
             dir,
-            "mqtt_gap",
+            AnomalyCode::Gap,
             format!("bytes of unknown length missing from the stream at offset {at}"),
             at,
             sink,
@@ -724,7 +852,7 @@ impl MqttConn {
         if have > 0 && !in_resync {
             self.stream_anomaly(
                 dir,
-                "mqtt_truncated_packet",
+                AnomalyCode::TruncatedPacket,
                 format!("partial packet ({have} bytes) at offset {off} lost in a gap; dropped"),
                 off,
                 sink,
@@ -754,7 +882,7 @@ impl MqttConn {
                 if skipped > 0 {
                     self.stream_anomaly(
                         dir,
-                        "mqtt_resync",
+                        AnomalyCode::Resync,
                         format!(
                             "stream ended while resynchronising ({}); {skipped} bytes skipped",
                             r.reason
@@ -766,7 +894,7 @@ impl MqttConn {
             } else if skip > 0 {
                 self.stream_anomaly(
                     dir,
-                    "mqtt_truncated_packet",
+                    AnomalyCode::TruncatedPacket,
                     format!("stream ended {skip} bytes before the end of an oversize packet"),
                     off,
                     sink,
@@ -783,7 +911,7 @@ impl MqttConn {
                     ),
                     _ => format!("stream ended inside a fixed header ({have} bytes)"),
                 };
-                self.stream_anomaly(dir, "mqtt_truncated_packet", msg, off, sink);
+                self.stream_anomaly(dir, AnomalyCode::TruncatedPacket, msg, off, sink);
             }
         }
         // Keep-alive at the end of the capture.
@@ -794,8 +922,8 @@ impl MqttConn {
             if ka > 0 && !self.client_disconnected && silence > 1.5 * f64::from(ka) {
                 self.finding(
                     SessionFinding {
-                        code: "mqtt_keepalive_exceeded",
-                        severity: "warning",
+                        code: FindingCode::KeepaliveExceeded,
+                        severity: Severity::Warning,
                         message: format!(
                             "no client packet for the last {silence:.1}s of the capture (keep alive {ka}s, limit 1.5x)"
                         ),
@@ -812,8 +940,8 @@ impl MqttConn {
         if self.start_seen && self.connects > 0 && self.connack_code.is_none() {
             self.finding(
                 SessionFinding {
-                    code: "mqtt_connack_missing",
-                    severity: "warning",
+                    code: FindingCode::ConnackMissing,
+                    severity: Severity::Warning,
                     message: "CONNECT was never answered with a CONNACK".to_string(),
                     dir: Some(Dir::S2C),
                     offset: None,
@@ -841,8 +969,8 @@ impl MqttConn {
                 }
                 self.finding(
                     SessionFinding {
-                        code: "mqtt_qos_flow_incomplete",
-                        severity: "warning",
+                        code: FindingCode::QosFlowIncomplete,
+                        severity: Severity::Warning,
                         message: format!(
                             "QoS {} PUBLISH {} packet id {pid} at offset {}: no {missing} by the end",
                             f.qos,
@@ -860,7 +988,7 @@ impl MqttConn {
             }
         }
         // Aggregate suppressed findings.
-        let mut over: Vec<(&'static str, u64)> = self
+        let mut over: Vec<(FindingCode, u64)> = self
             .finding_counts
             .iter()
             .filter(|(_, n)| **n > self.limits.max_findings_per_code as u64)
@@ -871,11 +999,12 @@ impl MqttConn {
                 )
             })
             .collect();
-        over.sort();
+        // by code text, as reports list them (codes are unique here)
+        over.sort_by_key(|(c, _)| c.as_str());
         for (code, n) in over {
             sink(Event::Finding(SessionFinding {
                 code,
-                severity: "info",
+                severity: Severity::Info,
                 message: format!("{n} more {code} findings not listed individually"),
                 dir: None,
                 offset: None,
@@ -981,7 +1110,7 @@ impl MqttConn {
             } else if !st.alias_overflow_reported {
                 st.alias_overflow_reported = true;
                 pkt.anomalies.push(Anomaly {
-                    code: "mqtt_limit_exceeded",
+                    code: AnomalyCode::LimitExceeded,
                     message: format!(
                         "topic alias table limit reached ({max_aliases} aliases / {max_bytes} bytes); alias {alias} not remembered"
                     ),
@@ -993,7 +1122,7 @@ impl MqttConn {
             p.topic_from_alias = true;
         } else {
             pkt.anomalies.push(Anomaly {
-                code: "mqtt_unknown_topic_alias",
+                code: AnomalyCode::UnknownTopicAlias,
                 message: format!(
                     "Topic Alias {alias} used but its topic was not seen in this capture"
                 ),
@@ -1003,7 +1132,7 @@ impl MqttConn {
     }
 
     fn session(&mut self, dir: Dir, ts: f64, pkt: &Packet<'_>, sink: &mut dyn FnMut(Event<'_>)) {
-        let mk = |code: &'static str, severity: &'static str, message: String| SessionFinding {
+        let mk = |code: FindingCode, severity: Severity, message: String| SessionFinding {
             code,
             severity,
             message,
@@ -1020,8 +1149,8 @@ impl MqttConn {
                 if self.start_seen && pkt.msg_type != msg::CONNECT {
                     self.finding(
                         mk(
-                            "mqtt_connect_missing",
-                            "error",
+                            FindingCode::ConnectMissing,
+                            Severity::Error,
                             format!("first client packet is {}, not CONNECT", pkt.msg_name()),
                         ),
                         sink,
@@ -1037,8 +1166,8 @@ impl MqttConn {
                 self.before_connack_reported = true;
                 self.finding(
                     mk(
-                        "mqtt_packet_before_connack",
-                        "info",
+                        FindingCode::PacketBeforeConnack,
+                        Severity::Info,
                         format!(
                             "client sent {} before receiving CONNACK (allowed, but lost if the connection is refused)",
                             pkt.msg_name()
@@ -1052,8 +1181,8 @@ impl MqttConn {
                 if ka > 0 && silence > 1.5 * f64::from(ka) {
                     self.finding(
                         mk(
-                            "mqtt_keepalive_exceeded",
-                            "warning",
+                            FindingCode::KeepaliveExceeded,
+                            Severity::Warning,
                             format!(
                                 "{silence:.1}s without client packets before this {} (keep alive {ka}s, limit 1.5x)",
                                 pkt.msg_name()
@@ -1073,8 +1202,8 @@ impl MqttConn {
                 if self.connects > 1 {
                     self.finding(
                         mk(
-                            "mqtt_second_connect",
-                            "error",
+                            FindingCode::SecondConnect,
+                            Severity::Error,
                             "second CONNECT on the same connection (protocol violation)"
                                 .to_string(),
                         ),
@@ -1097,8 +1226,8 @@ impl MqttConn {
                     };
                     self.finding(
                         mk(
-                            "mqtt_connect_refused",
-                            "error",
+                            FindingCode::ConnectRefused,
+                            Severity::Error,
                             format!("CONNACK code 0x{:02x}: {meaning}", c.code),
                         ),
                         sink,
@@ -1204,8 +1333,8 @@ impl MqttConn {
                         .map_or_else(|| format!("#{}", i.saturating_add(1)), |t| format!("{t:?}"));
                     let meaning = if v5 { any_reason_name(code) } else { "Failure" };
                     let mut f = mk(
-                        "mqtt_suback_failure",
-                        "warning",
+                        FindingCode::SubackFailure,
+                        Severity::Warning,
                         format!(
                             "subscription {topic} (packet id {}) refused: {meaning} (0x{code:02x})",
                             s.packet_id
@@ -1227,9 +1356,9 @@ impl MqttConn {
                             .unwrap_or_default();
                         (
                             if d.reason_code >= 0x80 {
-                                "warning"
+                                Severity::Warning
                             } else {
-                                "info"
+                                Severity::Info
                             },
                             format!(
                                 "server sent DISCONNECT: {} (0x{:02x}){reason_str}",
@@ -1240,11 +1369,11 @@ impl MqttConn {
                         )
                     } else {
                         (
-                            "warning",
+                            Severity::Warning,
                             "server sent DISCONNECT (not allowed before MQTT 5)".to_string(),
                         )
                     };
-                    self.finding(mk("mqtt_server_disconnect", severity, message), sink);
+                    self.finding(mk(FindingCode::ServerDisconnect, severity, message), sink);
                 }
             }
             _ => {}

@@ -4,25 +4,10 @@ use std::borrow::Cow;
 
 use super::names::{self, prop_allowed, prop_repeatable, prop_type, PropType};
 use super::{
-    msg, msg_name, Anomaly, Auth, Body, Connack, Connect, Disconnect, MqttLimits, Packet,
-    PropValue, Properties, Property, PubResp, Publish, Suback, Subscribe, Subscription, Unsuback,
-    Unsubscribe, Will,
+    msg, msg_name, Anomaly, AnomalyCode, Auth, Body, Connack, Connect, Disconnect, MqttLimits,
+    Packet, PropValue, Properties, Property, PubResp, Publish, Suback, Subscribe, Subscription,
+    Unsuback, Unsubscribe, Will,
 };
-
-/// Anomaly codes that mean the packet's structure is broken (as opposed to a
-/// semantic or policy problem).
-pub(crate) fn is_structural(code: &str) -> bool {
-    matches!(
-        code,
-        "mqtt_malformed"
-            | "mqtt_unknown_property"
-            | "mqtt_trailing_bytes"
-            | "mqtt_reserved_type"
-            | "mqtt_invalid_reason_code"
-            | "mqtt_invalid_subscription_options"
-            | "mqtt_remaining_length_invalid"
-    )
-}
 
 /// Result of parsing a fixed header from the start of a byte slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +16,15 @@ pub enum FixedHeader {
     Incomplete,
     /// The Remaining Length varint has a continuation bit on its 4th byte.
     Invalid,
-    /// `header_len` is 2..=5.
-    Complete { header_len: u8, remaining_len: u32 },
+    /// The fixed header is complete.
+    Complete {
+        /// Fixed header length in bytes: 2..=5 (first byte + 1..=4 varint
+        /// bytes).
+        header_len: u8,
+        /// Remaining Length: bytes of the packet after the fixed header
+        /// (at most 268 435 455).
+        remaining_len: u32,
+    },
 }
 
 /// Parse the fixed header (first byte + Remaining Length) at the start of `b`.
@@ -139,12 +131,12 @@ pub(crate) fn decode_at<'a>(
     let s3 = v3
         .anomalies
         .iter()
-        .filter(|a| is_structural(a.code))
+        .filter(|a| a.code.is_structural())
         .count();
     let s5 = v5
         .anomalies
         .iter()
-        .filter(|a| is_structural(a.code))
+        .filter(|a| a.code.is_structural())
         .count();
     let evidence = match (s3 == 0, s5 == 0) {
         (true, false) => Some(4),
@@ -186,7 +178,7 @@ fn decode_as<'a>(
     };
     if varint_len(body.len()) > 4 {
         d.note_at(
-            "mqtt_remaining_length_invalid",
+            AnomalyCode::RemainingLengthInvalid,
             format!(
                 "body of {} bytes cannot be encoded in 4 varint bytes",
                 body.len()
@@ -197,7 +189,7 @@ fn decode_as<'a>(
     if !flags_valid(msg_type, flags) {
         if msg_type == msg::PUBLISH {
             d.note_at(
-                "mqtt_invalid_qos",
+                AnomalyCode::InvalidQos,
                 "PUBLISH with QoS 3 (both QoS bits set)".to_string(),
                 offset,
             );
@@ -208,7 +200,7 @@ fn decode_as<'a>(
                 0
             };
             d.note_at(
-                "mqtt_invalid_flags",
+                AnomalyCode::InvalidFlags,
                 format!(
                     "{} fixed header flags 0x{:x}, expected 0x{:x}",
                     msg_name(msg_type),
@@ -293,7 +285,7 @@ fn decode_as<'a>(
         msg::AUTH => {
             if !v5 {
                 d.note_at(
-                    "mqtt_reserved_type",
+                    AnomalyCode::ReservedType,
                     "packet type 15 (AUTH) is reserved before MQTT 5".to_string(),
                     offset,
                 );
@@ -304,7 +296,7 @@ fn decode_as<'a>(
         }
         _ => {
             d.note_at(
-                "mqtt_reserved_type",
+                AnomalyCode::ReservedType,
                 "packet type 0 is reserved".to_string(),
                 offset,
             );
@@ -344,7 +336,7 @@ impl<'a> Dec<'a, '_> {
     fn remaining(&self) -> usize {
         self.data.len().saturating_sub(self.pos)
     }
-    fn note_at(&mut self, code: &'static str, message: String, offset: u64) {
+    fn note_at(&mut self, code: AnomalyCode, message: String, offset: u64) {
         let n = self.anomalies.len();
         if n < self.max_anomalies {
             self.anomalies.push(Anomaly {
@@ -354,18 +346,18 @@ impl<'a> Dec<'a, '_> {
             });
         } else if n == self.max_anomalies {
             self.anomalies.push(Anomaly {
-                code: "mqtt_too_many_anomalies",
+                code: AnomalyCode::TooManyAnomalies,
                 message: "further anomalies in this packet not recorded".to_string(),
                 offset,
             });
         }
     }
-    fn note(&mut self, code: &'static str, message: String) {
+    fn note(&mut self, code: AnomalyCode, message: String) {
         let off = self.off();
         self.note_at(code, message, off);
     }
     fn malformed(&mut self, message: String) {
-        self.note("mqtt_malformed", message);
+        self.note(AnomalyCode::Malformed, message);
     }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
@@ -432,13 +424,17 @@ impl<'a> Dec<'a, '_> {
         match std::str::from_utf8(bytes) {
             Ok(s) => {
                 if s.contains('\0') {
-                    self.note_at("mqtt_invalid_utf8", format!("{what} contains U+0000"), off);
+                    self.note_at(
+                        AnomalyCode::InvalidUtf8,
+                        format!("{what} contains U+0000"),
+                        off,
+                    );
                 }
                 Cow::Borrowed(s)
             }
             Err(e) => {
                 self.note_at(
-                    "mqtt_invalid_utf8",
+                    AnomalyCode::InvalidUtf8,
                     format!("{what} is not valid UTF-8 (at byte {})", e.valid_up_to()),
                     off,
                 );
@@ -456,7 +452,7 @@ impl<'a> Dec<'a, '_> {
         let n = self.remaining();
         if n > 0 {
             self.note(
-                "mqtt_trailing_bytes",
+                AnomalyCode::TrailingBytes,
                 format!("{n} unexpected bytes at the end of {}", msg_name(msg_type)),
             );
             self.pos = self.data.len();
@@ -497,7 +493,7 @@ impl<'a> Dec<'a, '_> {
             if props.items.len() >= self.limits.max_properties {
                 let n = p.remaining();
                 p.note(
-                    "mqtt_limit_exceeded",
+                    AnomalyCode::LimitExceeded,
                     format!(
                         "more than {} properties in {ctx_name}; {n} property bytes not decoded",
                         self.limits.max_properties
@@ -510,7 +506,7 @@ impl<'a> Dec<'a, '_> {
             let Some(ty) = (if id & 0x80 == 0 { prop_type(id) } else { None }) else {
                 let n = p.remaining();
                 p.note_at(
-                    "mqtt_unknown_property",
+                    AnomalyCode::UnknownProperty,
                     format!(
                         "unknown property id 0x{id:02x} in {ctx_name}; remaining {n} property bytes not decoded"
                     ),
@@ -545,7 +541,7 @@ impl<'a> Dec<'a, '_> {
             let Some(value) = value else { break };
             if !prop_allowed(id, ctx) {
                 p.note_at(
-                    "mqtt_property_not_allowed",
+                    AnomalyCode::PropertyNotAllowed,
                     format!("{pname} (0x{id:02x}) is not allowed in {ctx_name}"),
                     id_off,
                 );
@@ -553,7 +549,7 @@ impl<'a> Dec<'a, '_> {
             let mask = 1u64 << (id & 63);
             if seen & mask != 0 && !prop_repeatable(id) {
                 p.note_at(
-                    "mqtt_duplicate_property",
+                    AnomalyCode::DuplicateProperty,
                     format!("{pname} appears more than once in {ctx_name}"),
                     id_off,
                 );
@@ -572,7 +568,7 @@ impl<'a> Dec<'a, '_> {
                     if *v > 1 =>
                 {
                     p.note_at(
-                        "mqtt_invalid_property_value",
+                        AnomalyCode::InvalidPropertyValue,
                         format!("{pname} = {v} (must be 0 or 1)"),
                         id_off,
                     );
@@ -581,7 +577,7 @@ impl<'a> Dec<'a, '_> {
                 | (PropValue::U32(0), names::prop::MAXIMUM_PACKET_SIZE)
                 | (PropValue::VarInt(0), names::prop::SUBSCRIPTION_IDENTIFIER) => {
                     p.note_at(
-                        "mqtt_invalid_property_value",
+                        AnomalyCode::InvalidPropertyValue,
                         format!("{pname} = 0 is a protocol error"),
                         id_off,
                     );
@@ -609,7 +605,7 @@ impl<'a> Dec<'a, '_> {
         );
         if !ok {
             self.note_at(
-                "mqtt_unknown_protocol",
+                AnomalyCode::UnknownProtocol,
                 format!("protocol name {:?} with level {}", c.protocol_name, c.level),
                 name_off,
             );
@@ -619,7 +615,7 @@ impl<'a> Dec<'a, '_> {
         c.connect_flags = f;
         if f & 1 != 0 {
             self.note_at(
-                "mqtt_invalid_flags",
+                AnomalyCode::InvalidFlags,
                 "CONNECT reserved flag (bit 0) is set".to_string(),
                 self.off().saturating_sub(1),
             );
@@ -631,17 +627,17 @@ impl<'a> Dec<'a, '_> {
         let has_password = f & 0x40 != 0;
         let has_username = f & 0x80 != 0;
         if will_qos == 3 {
-            self.note("mqtt_invalid_qos", "CONNECT Will QoS 3".to_string());
+            self.note(AnomalyCode::InvalidQos, "CONNECT Will QoS 3".to_string());
         }
         if !will && (will_qos != 0 || will_retain) {
             self.note(
-                "mqtt_invalid_flags",
+                AnomalyCode::InvalidFlags,
                 "CONNECT Will QoS/Retain set without the Will flag".to_string(),
             );
         }
         if !v5 && has_password && !has_username {
             self.note(
-                "mqtt_invalid_flags",
+                AnomalyCode::InvalidFlags,
                 "CONNECT password flag without user name flag (not allowed before MQTT 5)"
                     .to_string(),
             );
@@ -684,7 +680,7 @@ impl<'a> Dec<'a, '_> {
         c.session_present = f & 1 != 0;
         if f & 0xFE != 0 {
             self.note(
-                "mqtt_invalid_flags",
+                AnomalyCode::InvalidFlags,
                 format!("CONNACK acknowledge flags 0x{f:02x}: reserved bits set"),
             );
         }
@@ -692,20 +688,20 @@ impl<'a> Dec<'a, '_> {
         if v5 {
             if names::reason_code_name(msg::CONNACK, c.code).is_none() {
                 self.note(
-                    "mqtt_invalid_reason_code",
+                    AnomalyCode::InvalidReasonCode,
                     format!("CONNACK reason code 0x{:02x} is not defined", c.code),
                 );
             }
             c.properties = self.properties(msg::CONNACK)?;
         } else if c.code > 5 {
             self.note(
-                "mqtt_invalid_reason_code",
+                AnomalyCode::InvalidReasonCode,
                 format!("CONNACK return code {} is reserved", c.code),
             );
         }
         if c.session_present && c.code != 0 {
             self.note(
-                "mqtt_invalid_flags",
+                AnomalyCode::InvalidFlags,
                 "CONNACK session present with a non-zero return code".to_string(),
             );
         }
@@ -716,7 +712,7 @@ impl<'a> Dec<'a, '_> {
     fn topic_name_checks(&mut self, topic: &str, off: u64) {
         if topic.contains(['+', '#']) {
             self.note_at(
-                "mqtt_invalid_topic",
+                AnomalyCode::InvalidTopic,
                 format!("topic name {topic:?} contains a wildcard"),
                 off,
             );
@@ -726,7 +722,7 @@ impl<'a> Dec<'a, '_> {
     fn publish(&mut self, p: &mut Publish<'a>, v5: bool, dialect: Option<u8>) -> Option<()> {
         if p.dup && p.qos == 0 {
             self.note(
-                "mqtt_invalid_flags",
+                AnomalyCode::InvalidFlags,
                 "PUBLISH DUP flag set with QoS 0".to_string(),
             );
         }
@@ -738,7 +734,7 @@ impl<'a> Dec<'a, '_> {
             let id = self.u16("packet identifier")?;
             if id == 0 {
                 self.note(
-                    "mqtt_invalid_packet_id",
+                    AnomalyCode::InvalidPacketId,
                     "PUBLISH packet identifier 0".to_string(),
                 );
             }
@@ -752,14 +748,14 @@ impl<'a> Dec<'a, '_> {
                 .and_then(|v| u16::try_from(v).ok());
             if p.topic.is_empty() && p.topic_alias.is_none() {
                 self.note_at(
-                    "mqtt_invalid_topic",
+                    AnomalyCode::InvalidTopic,
                     "PUBLISH with an empty topic and no Topic Alias".to_string(),
                     toff,
                 );
             }
         } else if p.topic.is_empty() && dialect.is_some() {
             self.note_at(
-                "mqtt_invalid_topic",
+                AnomalyCode::InvalidTopic,
                 "PUBLISH with an empty topic name".to_string(),
                 toff,
             );
@@ -772,7 +768,7 @@ impl<'a> Dec<'a, '_> {
         r.packet_id = self.u16("packet identifier")?;
         if r.packet_id == 0 {
             self.note(
-                "mqtt_invalid_packet_id",
+                AnomalyCode::InvalidPacketId,
                 format!("{} packet identifier 0", msg_name(msg_type)),
             );
         }
@@ -780,7 +776,7 @@ impl<'a> Dec<'a, '_> {
             r.reason_code = self.u8("reason code")?;
             if names::reason_code_name(msg_type, r.reason_code).is_none() {
                 self.note(
-                    "mqtt_invalid_reason_code",
+                    AnomalyCode::InvalidReasonCode,
                     format!(
                         "{} reason code 0x{:02x} is not defined",
                         msg_name(msg_type),
@@ -800,7 +796,7 @@ impl<'a> Dec<'a, '_> {
         let id = self.u16("packet identifier")?;
         if id == 0 {
             self.note(
-                "mqtt_invalid_packet_id",
+                AnomalyCode::InvalidPacketId,
                 format!("{} packet identifier 0", msg_name(msg_type)),
             );
         }
@@ -816,7 +812,7 @@ impl<'a> Dec<'a, '_> {
             if s.subscriptions.len() >= self.limits.max_subscriptions {
                 let n = self.remaining();
                 self.note(
-                    "mqtt_limit_exceeded",
+                    AnomalyCode::LimitExceeded,
                     format!(
                         "more than {} subscriptions; {n} bytes not decoded",
                         self.limits.max_subscriptions
@@ -835,7 +831,7 @@ impl<'a> Dec<'a, '_> {
             };
             if bad {
                 self.note(
-                    "mqtt_invalid_subscription_options",
+                    AnomalyCode::InvalidSubscriptionOptions,
                     format!("subscription options 0x{o:02x} for {topic:?} are invalid"),
                 );
             }
@@ -875,7 +871,7 @@ impl<'a> Dec<'a, '_> {
             };
             if !valid {
                 self.note_at(
-                    "mqtt_invalid_reason_code",
+                    AnomalyCode::InvalidReasonCode,
                     format!("SUBACK return code 0x{c:02x} is not defined"),
                     off.saturating_add(i as u64),
                 );
@@ -893,7 +889,7 @@ impl<'a> Dec<'a, '_> {
             if s.topics.len() >= self.limits.max_subscriptions {
                 let n = self.remaining();
                 self.note(
-                    "mqtt_limit_exceeded",
+                    AnomalyCode::LimitExceeded,
                     format!(
                         "more than {} topic filters; {n} bytes not decoded",
                         self.limits.max_subscriptions
@@ -922,7 +918,7 @@ impl<'a> Dec<'a, '_> {
             for (i, &c) in s.reason_codes.iter().enumerate() {
                 if names::reason_code_name(msg::UNSUBACK, c).is_none() {
                     self.note_at(
-                        "mqtt_invalid_reason_code",
+                        AnomalyCode::InvalidReasonCode,
                         format!("UNSUBACK reason code 0x{c:02x} is not defined"),
                         off.saturating_add(i as u64),
                     );
@@ -939,7 +935,7 @@ impl<'a> Dec<'a, '_> {
             x.reason_code = self.u8("reason code")?;
             if names::reason_code_name(msg::DISCONNECT, x.reason_code).is_none() {
                 self.note(
-                    "mqtt_invalid_reason_code",
+                    AnomalyCode::InvalidReasonCode,
                     format!(
                         "DISCONNECT reason code 0x{:02x} is not defined",
                         x.reason_code
@@ -959,7 +955,7 @@ impl<'a> Dec<'a, '_> {
             a.reason_code = self.u8("reason code")?;
             if names::reason_code_name(msg::AUTH, a.reason_code).is_none() {
                 self.note(
-                    "mqtt_invalid_reason_code",
+                    AnomalyCode::InvalidReasonCode,
                     format!("AUTH reason code 0x{:02x} is not defined", a.reason_code),
                 );
             }

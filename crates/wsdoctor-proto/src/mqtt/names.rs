@@ -24,34 +24,64 @@ pub fn msg_name(msg_type: u8) -> &'static str {
     }
 }
 
-/// MQTT 5 property identifiers.
+/// MQTT 5 property identifiers (5.0 §2.2.2.2), with their value type and the
+/// packets they are allowed in; see [`Properties::get`](super::Properties::get).
 pub mod prop {
+    /// Payload Format Indicator (Byte): PUBLISH, Will properties.
     pub const PAYLOAD_FORMAT_INDICATOR: u8 = 0x01;
+    /// Message Expiry Interval (Four Byte Integer): PUBLISH, Will properties.
     pub const MESSAGE_EXPIRY_INTERVAL: u8 = 0x02;
+    /// Content Type (UTF-8 String): PUBLISH, Will properties.
     pub const CONTENT_TYPE: u8 = 0x03;
+    /// Response Topic (UTF-8 String): PUBLISH, Will properties.
     pub const RESPONSE_TOPIC: u8 = 0x08;
+    /// Correlation Data (Binary Data): PUBLISH, Will properties.
     pub const CORRELATION_DATA: u8 = 0x09;
+    /// Subscription Identifier (Variable Byte Integer): PUBLISH, SUBSCRIBE; may repeat.
     pub const SUBSCRIPTION_IDENTIFIER: u8 = 0x0B;
+    /// Session Expiry Interval (Four Byte Integer): CONNECT, CONNACK, DISCONNECT.
     pub const SESSION_EXPIRY_INTERVAL: u8 = 0x11;
+    /// Assigned Client Identifier (UTF-8 String): CONNACK.
     pub const ASSIGNED_CLIENT_IDENTIFIER: u8 = 0x12;
+    /// Server Keep Alive (Two Byte Integer): CONNACK.
     pub const SERVER_KEEP_ALIVE: u8 = 0x13;
+    /// Authentication Method (UTF-8 String): CONNECT, CONNACK, AUTH.
     pub const AUTHENTICATION_METHOD: u8 = 0x15;
+    /// Authentication Data (Binary Data): CONNECT, CONNACK, AUTH.
     pub const AUTHENTICATION_DATA: u8 = 0x16;
+    /// Request Problem Information (Byte): CONNECT.
     pub const REQUEST_PROBLEM_INFORMATION: u8 = 0x17;
+    /// Will Delay Interval (Four Byte Integer): Will properties.
     pub const WILL_DELAY_INTERVAL: u8 = 0x18;
+    /// Request Response Information (Byte): CONNECT.
     pub const REQUEST_RESPONSE_INFORMATION: u8 = 0x19;
+    /// Response Information (UTF-8 String): CONNACK.
     pub const RESPONSE_INFORMATION: u8 = 0x1A;
+    /// Server Reference (UTF-8 String): CONNACK, DISCONNECT.
     pub const SERVER_REFERENCE: u8 = 0x1C;
+    /// Reason String (UTF-8 String): CONNACK, PUBACK, PUBREC, PUBREL,
+    /// PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH.
     pub const REASON_STRING: u8 = 0x1F;
+    /// Receive Maximum (Two Byte Integer): CONNECT, CONNACK.
     pub const RECEIVE_MAXIMUM: u8 = 0x21;
+    /// Topic Alias Maximum (Two Byte Integer): CONNECT, CONNACK.
     pub const TOPIC_ALIAS_MAXIMUM: u8 = 0x22;
+    /// Topic Alias (Two Byte Integer): PUBLISH.
     pub const TOPIC_ALIAS: u8 = 0x23;
+    /// Maximum QoS (Byte): CONNACK.
     pub const MAXIMUM_QOS: u8 = 0x24;
+    /// Retain Available (Byte): CONNACK.
     pub const RETAIN_AVAILABLE: u8 = 0x25;
+    /// User Property (UTF-8 String Pair): any property block, Will
+    /// properties included; may repeat.
     pub const USER_PROPERTY: u8 = 0x26;
+    /// Maximum Packet Size (Four Byte Integer): CONNECT, CONNACK.
     pub const MAXIMUM_PACKET_SIZE: u8 = 0x27;
+    /// Wildcard Subscription Available (Byte): CONNACK.
     pub const WILDCARD_SUBSCRIPTION_AVAILABLE: u8 = 0x28;
+    /// Subscription Identifier Available (Byte): CONNACK.
     pub const SUBSCRIPTION_IDENTIFIER_AVAILABLE: u8 = 0x29;
+    /// Shared Subscription Available (Byte): CONNACK.
     pub const SHARED_SUBSCRIPTION_AVAILABLE: u8 = 0x2A;
 }
 

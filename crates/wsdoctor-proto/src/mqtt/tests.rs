@@ -49,7 +49,7 @@ fn dec(bytes: &[u8], level: Option<u8>) -> Packet<'_> {
 }
 
 fn codes(p: &Packet<'_>) -> Vec<&'static str> {
-    p.anomalies.iter().map(|a| a.code).collect()
+    p.anomalies.iter().map(|a| a.code.as_str()).collect()
 }
 
 /// Owned record of an event, for comparisons.
@@ -104,7 +104,7 @@ pub(super) fn rec(e: &Event<'_>) -> Rec {
             topic: None,
             payload: None,
             anomalies: vec![],
-            severity: f.severity,
+            severity: f.severity.as_str(),
             message: f.message.clone(),
         },
     }

@@ -14,7 +14,6 @@
 use arbitrary::{Arbitrary, Unstructured};
 use mqtt_proto::{v3, v5, QosPid};
 
-use super::decode::is_structural;
 use super::*;
 
 struct Rng(u64);
@@ -49,7 +48,7 @@ fn assert_clean(p: &Packet<'_>, what: &dyn std::fmt::Debug) {
     let bad: Vec<_> = p
         .anomalies
         .iter()
-        .filter(|a| is_structural(a.code))
+        .filter(|a| a.code.is_structural())
         .collect();
     assert!(bad.is_empty(), "{bad:?} decoding {what:?}");
 }

@@ -13,8 +13,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use mqtt_proto::{v3, v5, QosPid};
 use wsdoctor_proto::mqtt::{
-    decode_packet, msg_name, parse_fixed_header, prop, Body, Dir, Event, FixedHeader, MqttConn,
-    MqttLimits, Packet, Properties,
+    decode_packet, msg_name, parse_fixed_header, prop, AnomalyCode, Body, Dir, Event, FixedHeader,
+    MqttConn, MqttLimits, Packet, Properties,
 };
 
 /// The whole target: raw decoding at `level` and inferred, then the round trip.
@@ -115,7 +115,9 @@ pub fn roundtrip_v5(data: &[u8]) {
 /// (`mqtt_limit_exceeded`) and the rest skipped by design, so the fields
 /// cannot all match.
 fn over_limits(p: &Packet<'_>) -> bool {
-    p.anomalies.iter().any(|a| a.code == "mqtt_limit_exceeded")
+    p.anomalies
+        .iter()
+        .any(|a| a.code == AnomalyCode::LimitExceeded)
 }
 
 fn assert_clean(p: &Packet<'_>, what: &dyn std::fmt::Debug) {
