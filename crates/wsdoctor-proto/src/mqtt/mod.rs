@@ -54,8 +54,6 @@ mod names;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_diff;
 
 pub use conn::{Event, FindingCode, FlowCounts, MqttConn, SessionFinding, Summary, TopicCount};
 pub use decode::flags_valid;

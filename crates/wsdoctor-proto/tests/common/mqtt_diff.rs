@@ -1,6 +1,8 @@
-//! MQTT round trip against mqtt-proto 0.4, shared by the `mqtt3`, `mqtt4`
-//! and `mqtt5` fuzz targets and by `tests/fuzz_replay.rs` (both have
-//! mqtt-proto and arbitrary; the library does not).
+//! The differential check of the MQTT decoder against mqtt-proto 0.4, written
+//! once: used by the `mqtt3`, `mqtt4` and `mqtt5` fuzz targets (through
+//! `#[path]`), by `tests/fuzz_replay.rs` on their corpora and by
+//! `tests/mqtt_differential.rs` on packets from a seeded PRNG (all have
+//! mqtt-proto and arbitrary as dev-dependencies; the crate does not).
 //!
 //! The input bytes are used twice: as a raw packet (first byte + body)
 //! through `wsdoctor_proto::fuzzing::mqtt_packet`, and as `arbitrary` input for an
@@ -48,30 +50,48 @@ fn stream_check(bytes: &[u8], level: u8, cut: usize, check: &dyn Fn(&Packet<'_>)
     );
 }
 
-pub fn roundtrip_v3(data: &[u8], level: u8) {
-    let Ok(pkt) = v3::Packet::arbitrary(&mut Unstructured::new(data)) else {
-        return;
-    };
-    if let v3::Packet::Connect(c) = &pkt {
-        if c.protocol.to_pair().1 == 5 {
-            return; // a 3.x encoder cannot write a 5.0 CONNECT
-        }
-    }
-    // mqtt-proto accepts empty lists; the spec (and this decoder) does not.
-    let empty = match &pkt {
+/// An mqtt-proto 3.x packet from `arbitrary` bytes, when mqtt-proto encodes
+/// it and decodes it back to itself and the spec allows it (mqtt-proto
+/// accepts empty topic lists, the spec and this decoder do not; a 3.x
+/// encoder cannot write a 5.0 CONNECT): the packet and its bytes.
+pub fn encodable_v3(raw: &[u8]) -> Option<(v3::Packet, Vec<u8>)> {
+    let pkt = v3::Packet::arbitrary(&mut Unstructured::new(raw)).ok()?;
+    let unfit = match &pkt {
+        v3::Packet::Connect(c) => c.protocol.to_pair().1 == 5,
         v3::Packet::Subscribe(x) => x.topics.is_empty(),
         v3::Packet::Suback(x) => x.topics.is_empty(),
         v3::Packet::Unsubscribe(x) => x.topics.is_empty(),
         _ => false,
     };
-    if empty {
-        return;
+    if unfit {
+        return None;
     }
-    let Ok(bytes) = pkt.encode() else { return };
-    let bytes = bytes.as_ref().to_vec();
-    if v3::Packet::decode(&bytes).ok().flatten().as_ref() != Some(&pkt) {
-        return;
+    let bytes = pkt.encode().ok()?.as_ref().to_vec();
+    (v3::Packet::decode(&bytes).ok().flatten().as_ref() == Some(&pkt)).then_some((pkt, bytes))
+}
+
+/// [`encodable_v3`] for MQTT 5.0.
+pub fn encodable_v5(raw: &[u8]) -> Option<(v5::Packet, Vec<u8>)> {
+    let pkt = v5::Packet::arbitrary(&mut Unstructured::new(raw)).ok()?;
+    let unfit = match &pkt {
+        v5::Packet::Connect(c) => c.protocol.to_pair().1 != 5,
+        v5::Packet::Subscribe(x) => x.topics.is_empty(),
+        v5::Packet::Suback(x) => x.topics.is_empty(),
+        v5::Packet::Unsubscribe(x) => x.topics.is_empty(),
+        v5::Packet::Unsuback(x) => x.topics.is_empty(),
+        _ => false,
+    };
+    if unfit {
+        return None;
     }
+    let bytes = pkt.encode().ok()?.as_ref().to_vec();
+    (v5::Packet::decode(&bytes).ok().flatten().as_ref() == Some(&pkt)).then_some((pkt, bytes))
+}
+
+pub fn roundtrip_v3(data: &[u8], level: u8) {
+    let Some((pkt, bytes)) = encodable_v3(data) else {
+        return;
+    };
     let (b0, body) = split(&bytes);
     check_v3(&pkt, &decode_packet(b0, body, Some(level)));
     let cut = data.last().copied().unwrap_or(0) as usize;
@@ -79,29 +99,9 @@ pub fn roundtrip_v3(data: &[u8], level: u8) {
 }
 
 pub fn roundtrip_v5(data: &[u8]) {
-    let Ok(pkt) = v5::Packet::arbitrary(&mut Unstructured::new(data)) else {
+    let Some((pkt, bytes)) = encodable_v5(data) else {
         return;
     };
-    if let v5::Packet::Connect(c) = &pkt {
-        if c.protocol.to_pair().1 != 5 {
-            return;
-        }
-    }
-    let empty = match &pkt {
-        v5::Packet::Subscribe(x) => x.topics.is_empty(),
-        v5::Packet::Suback(x) => x.topics.is_empty(),
-        v5::Packet::Unsubscribe(x) => x.topics.is_empty(),
-        v5::Packet::Unsuback(x) => x.topics.is_empty(),
-        _ => false,
-    };
-    if empty {
-        return;
-    }
-    let Ok(bytes) = pkt.encode() else { return };
-    let bytes = bytes.as_ref().to_vec();
-    if v5::Packet::decode(&bytes).ok().flatten().as_ref() != Some(&pkt) {
-        return;
-    }
     let (b0, body) = split(&bytes);
     check_v5(&pkt, &decode_packet(b0, body, Some(5)));
     let cut = data.last().copied().unwrap_or(0) as usize;
@@ -128,7 +128,7 @@ fn assert_clean(p: &Packet<'_>, what: &dyn std::fmt::Debug) {
         msg_name(p.msg_type)
     );
 }
-fn split(bytes: &[u8]) -> (u8, &[u8]) {
+pub fn split(bytes: &[u8]) -> (u8, &[u8]) {
     match parse_fixed_header(bytes) {
         FixedHeader::Complete { header_len, .. } => (bytes[0], &bytes[header_len as usize..]),
         h => panic!("mqtt-proto produced a bad header {h:?}"),
@@ -159,7 +159,7 @@ fn int(p: &Properties<'_>, id: u8) -> Option<u32> {
     p.get_int(id)
 }
 
-fn check_v3(pkt: &v3::Packet, ours: &Packet<'_>) {
+pub fn check_v3(pkt: &v3::Packet, ours: &Packet<'_>) {
     if over_limits(ours) {
         return;
     }
@@ -270,7 +270,7 @@ fn check_publish_props(p: &v5::PublishProperties, o: &Properties<'_>) {
     assert_eq!(ups(o), ups5(&p.user_properties));
 }
 
-fn check_v5(pkt: &v5::Packet, ours: &Packet<'_>) {
+pub fn check_v5(pkt: &v5::Packet, ours: &Packet<'_>) {
     if over_limits(ours) {
         return;
     }
