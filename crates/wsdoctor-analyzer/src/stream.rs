@@ -521,7 +521,7 @@ impl WsDataSink for WsCtx<'_> {
             RecLayer::WebSocket,
             Some(self.dir),
             self.at.frame,
-            v.code,
+            v.code.as_str(),
             &v.message,
         );
     }

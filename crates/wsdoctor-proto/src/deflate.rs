@@ -14,7 +14,21 @@
 //! then refuses to inflate them and returns [`DeflateError::ContextLost`] once
 //! per message instead. With no_context_takeover every message is independent
 //! and errors never carry over.
+//!
+//! Use: one [`Inflater`] per direction; for each compressed message call
+//! [`Inflater::feed`] with its payload pieces (unmasked, in order) and
+//! [`Inflater::end_message`] after its last frame;
+//! [`Inflater::abandon_message`] or [`Inflater::lose_message`] when part of
+//! it is missing. [`crate::ws::WsDirection`] does all of this.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
+use super::ws::ViolationCode;
 use flate2::{Decompress, FlushDecompress, Status};
 use std::fmt;
 
@@ -39,12 +53,14 @@ pub enum DeflateError {
 }
 
 impl DeflateError {
-    /// Stable snake_case identifier.
-    pub fn code(&self) -> &'static str {
+    /// Stable code reported for this error (`ws_inflate_limit`,
+    /// `ws_inflate_error` or `ws_inflate_context_lost`; see
+    /// [`ViolationCode::as_str`]).
+    pub fn code(&self) -> ViolationCode {
         match self {
-            DeflateError::Limit { .. } => "ws_inflate_limit",
-            DeflateError::Corrupt(_) => "ws_inflate_error",
-            DeflateError::ContextLost => "ws_inflate_context_lost",
+            DeflateError::Limit { .. } => ViolationCode::InflateLimit,
+            DeflateError::Corrupt(_) => ViolationCode::InflateError,
+            DeflateError::ContextLost => ViolationCode::InflateContextLost,
         }
     }
 }
@@ -269,6 +285,13 @@ impl Inflater {
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )]
     use super::*;
     use flate2::{Compress, Compression, FlushCompress};
 
@@ -295,10 +318,10 @@ mod tests {
         let mut out = Vec::new();
         let mut errs = Vec::new();
         if let Err(e) = inf.feed(msg, &mut |b| out.extend_from_slice(b)) {
-            errs.push(e.code());
+            errs.push(e.code().as_str());
         }
         if let Err(e) = inf.end_message(&mut |b| out.extend_from_slice(b)) {
-            errs.push(e.code());
+            errs.push(e.code().as_str());
         }
         (out, errs)
     }
@@ -369,11 +392,11 @@ mod tests {
                 total += b.len();
                 max_piece = max_piece.max(b.len());
             }) {
-                errs.push(e.code());
+                errs.push(e.code().as_str());
             }
         }
         if let Err(e) = inf.end_message(&mut |b| total += b.len()) {
-            errs.push(e.code());
+            errs.push(e.code().as_str());
         }
         assert_eq!(total as u64, cap);
         assert!(max_piece <= INFLATE_CHUNK);

@@ -224,7 +224,7 @@ impl WsDataSink for WsLog {
     }
     fn violation(&mut self, v: Violation) {
         if !self.frozen {
-            self.violations.push((v.code, v.offset));
+            self.violations.push((v.code.as_str(), v.offset));
         }
         if v.code == "ws_length_msb_set" {
             self.frozen = true;
@@ -249,7 +249,8 @@ impl WsDataSink for WsLog {
 }
 
 /// WebSocket frame decoder (with permessage-deflate when selected): feed
-/// returns <= input, uncompressed payload delivered <= bytes fed, headers lie
+/// consumes all of its input (the position advances by its length),
+/// uncompressed payload delivered <= bytes fed, headers lie
 /// inside the stream, and splitting the input anywhere gives the same frames,
 /// data and violations.
 pub fn ws(data: &[u8]) {
@@ -275,9 +276,8 @@ pub fn ws(data: &[u8]) {
         let mut log = WsLog::default();
         let mut fed = 0u64;
         for p in pieces {
-            let n = d.feed(p, &mut log);
-            assert!(n <= p.len(), "feed consumed more than its input");
-            fed = fed.saturating_add(n as u64);
+            d.feed(p, &mut log);
+            fed = fed.saturating_add(p.len() as u64);
             assert_eq!(d.decoder().position(), fed);
         }
         log.open_at_end = d.decoder().current_message().is_some_and(|m| m.compressed);
