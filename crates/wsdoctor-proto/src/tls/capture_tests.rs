@@ -9,6 +9,13 @@
 //! of the handshake to drive the decryptors: client random, ServerHello
 //! (random, suite, supported_versions, encrypt_then_mac, HelloRetryRequest),
 //! ChangeCipherSpec (TLS 1.2), Finished and KeyUpdate (TLS 1.3).
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 use super::*;
 use crate::tls::keylog::{DsbContent, KeyLog};
@@ -22,10 +29,7 @@ const HRR_RANDOM: [u8; 32] = [
 /// A file of samples/tls/, or of testdata/extra/ for names starting "extra/".
 fn samples(name: &str) -> String {
     match name.strip_prefix("extra/") {
-        Some(n) => format!(
-            "{}/src/tls/testdata/extra/{n}",
-            env!("CARGO_MANIFEST_DIR")
-        ),
+        Some(n) => format!("{}/src/tls/testdata/extra/{n}", env!("CARGO_MANIFEST_DIR")),
         None => format!("{}/../../samples/tls/{name}", env!("CARGO_MANIFEST_DIR")),
     }
 }
