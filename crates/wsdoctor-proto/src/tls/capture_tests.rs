@@ -9,6 +9,13 @@
 //! of the handshake to drive the decryptors: client random, ServerHello
 //! (random, suite, supported_versions, encrypt_then_mac, HelloRetryRequest),
 //! ChangeCipherSpec (TLS 1.2), Finished and KeyUpdate (TLS 1.3).
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 use super::*;
 use crate::tls::keylog::{DsbContent, KeyLog};

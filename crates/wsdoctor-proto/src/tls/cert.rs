@@ -5,23 +5,29 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-/// Facts of one certificate.
+/// Facts of one X.509 certificate (RFC 5280), from [`parse`]. Text fields
+/// are cut to 256 bytes (at a character boundary), `san` to 32 entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CertInfo {
     /// Subject distinguished name, e.g. `O=wsdoctor, CN=broker.example`.
     pub subject: String,
+    /// Issuer distinguished name, written like `subject`.
     pub issuer: String,
     /// The subject's common name, if any.
     pub common_name: Option<String>,
     /// DNS names and IP addresses of the subjectAltName extension.
     pub san: Vec<String>,
-    /// Validity, seconds since the epoch.
+    /// Start of the validity period (notBefore), seconds since the Unix epoch.
     pub not_before: i64,
+    /// End of the validity period (notAfter), seconds since the Unix epoch.
     pub not_after: i64,
     /// Subject and issuer are the same (a self-signed certificate).
     pub self_signed: bool,
+    /// The basicConstraints extension says cA (a CA certificate).
     pub is_ca: bool,
-    /// e.g. `RSA 2048`, `EC 256`.
+    /// The public key's algorithm and size in bits, e.g. `RSA 2048`,
+    /// `EC 256`; `other` for other algorithms, `unknown` when the key does
+    /// not parse.
     pub key: String,
 }
 
@@ -30,15 +36,17 @@ const MAX_NAME: usize = 256;
 /// subjectAltName entries kept.
 const MAX_SAN: usize = 32;
 
-fn cut(s: String) -> String {
-    if s.len() <= MAX_NAME {
-        return s;
+/// `s` cut to at most [`MAX_NAME`] bytes, at a character boundary.
+fn cut(mut s: String) -> String {
+    if s.len() > MAX_NAME {
+        // Index 0 is always a boundary.
+        let end = (0..=MAX_NAME)
+            .rev()
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(0);
+        s.truncate(end);
     }
-    let mut end = MAX_NAME;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    s
 }
 
 /// Parse one DER certificate; `None` when it is not one.
@@ -58,14 +66,12 @@ pub fn parse(der: &[u8]) -> Option<CertInfo> {
             match n {
                 GeneralName::DNSName(d) => san.push(cut(d.to_string())),
                 GeneralName::IPAddress(ip) => {
-                    let s = match ip.len() {
-                        4 => std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string(),
-                        16 => {
-                            let mut a = [0u8; 16];
-                            a.copy_from_slice(ip);
-                            std::net::Ipv6Addr::from(a).to_string()
-                        }
-                        _ => continue,
+                    let s = if let Ok(a) = <[u8; 4]>::try_from(*ip) {
+                        std::net::Ipv4Addr::from(a).to_string()
+                    } else if let Ok(a) = <[u8; 16]>::try_from(*ip) {
+                        std::net::Ipv6Addr::from(a).to_string()
+                    } else {
+                        continue;
                     };
                     san.push(s);
                 }
@@ -119,6 +125,13 @@ impl CertInfo {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 

@@ -7,6 +7,27 @@
 //! Handshake messages are parsed with `tls-parser`, certificates with
 //! `x509-parser`.
 //!
+//! # Use
+//!
+//! One [`TlsConn`] per TCP connection. Feed it the bytes of each direction
+//! in order with [`TlsConn::feed`] (or [`TlsConn::feed_with`] to receive
+//! decrypted data), tell it about missing bytes with [`TlsConn::gap`], stop
+//! feeding once [`TlsConn::done`] says nothing more can be learnt, and read
+//! [`TlsConn::facts`]. Frame numbers and times are the caller's: they are
+//! only copied into the facts. Memory is bounded by [`TlsLimits`]; no input
+//! makes it panic.
+//!
+//! ```
+//! use wsdoctor_proto::tls::conn::TlsConn;
+//!
+//! let mut c = TlsConn::default();
+//! // server to client: a fatal handshake_failure alert, split over two frames
+//! c.feed(1, &[21, 3, 3, 0], 7, 1.5);
+//! c.feed(1, &[2, 2, 40], 8, 1.6);
+//! let a = c.facts().fatal_alert().unwrap();
+//! assert_eq!((a.dir, a.description, a.frame), (1, 40, 8));
+//! ```
+//!
 //! With a [`SecretSource`] (a key log) the records of both directions are
 //! decrypted ([`super::crypto`]): TLS 1.3's encrypted handshake (ALPN in
 //! EncryptedExtensions, the certificate chain, Finished, KeyUpdate) and
@@ -48,7 +69,8 @@ impl Default for TlsLimits {
     }
 }
 
-/// A direction: 0 client to server, 1 server to client.
+/// A direction: 0 client to server, 1 server to client (the index into the
+/// per-direction arrays of [`TlsFacts`] and [`DecryptFacts`]).
 pub type DirIdx = usize;
 
 /// Where the secrets of TLS sessions come from (a key log file, the
@@ -74,17 +96,30 @@ impl SecretSource for KeyLog {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Plain<'a> {
     /// Bytes of direction `dir`, in order.
-    Data { dir: DirIdx, bytes: &'a [u8] },
+    Data {
+        /// The direction (0 or 1).
+        dir: DirIdx,
+        /// The plaintext of one application_data record (never empty).
+        bytes: &'a [u8],
+    },
     /// Direction `dir` cannot be followed further: a record that did not
     /// decrypt, or a capture gap. `len` is at most the bytes lost (the
     /// record's length; unknown after a gap: 0).
-    Lost { dir: DirIdx, len: u64 },
+    Lost {
+        /// The direction (0 or 1).
+        dir: DirIdx,
+        /// Length of the record's encrypted fragment in bytes.
+        len: u64,
+    },
 }
 
 /// A record that could not be decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecryptFailure {
+    /// The direction of the record (0 or 1).
     pub dir: DirIdx,
+    /// The frame of the record (or of the ServerHello, when the decryptor
+    /// could not even be built from the secrets).
     pub frame: u64,
     /// What went wrong (no secret for the epoch, an unsupported version or
     /// suite, the integrity check failed...).
@@ -122,21 +157,37 @@ impl DecryptFacts {
 /// What the ClientHello offered.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClientHelloFacts {
+    /// The legacy_version field, e.g. `0x0303` (RFC 8446 section 4.1.2).
     pub legacy_version: u16,
     /// supported_versions (GREASE removed), or the legacy version alone.
     pub versions: Vec<u16>,
+    /// Cipher suites in the client's order, without GREASE values and the
+    /// signalling values `TLS_EMPTY_RENEGOTIATION_INFO_SCSV` (0x00ff) and
+    /// `TLS_FALLBACK_SCSV` (0x5600).
     pub suites: Vec<u16>,
+    /// The first host_name of server_name (RFC 6066 section 3), invalid
+    /// UTF-8 replaced by U+FFFD, at most 255 characters; `None` without one.
     pub sni: Option<String>,
+    /// The ALPN protocols offered (RFC 7301), in order, at most 16.
     pub alpn: Vec<String>,
+    /// supported_groups (RFC 8446 section 4.2.7), GREASE removed.
     pub groups: Vec<u16>,
+    /// The groups of the key_share entries (RFC 8446 section 4.2.8), GREASE
+    /// removed, at most 16.
     pub key_share_groups: Vec<u16>,
     /// Extension types in order (GREASE removed).
     pub extensions: Vec<u16>,
+    /// Length of legacy_session_id in bytes (0 to 32).
     pub session_id_len: usize,
+    /// A pre_shared_key extension was offered (TLS 1.3 resumption).
     pub psk: bool,
+    /// extended_master_secret was offered (RFC 7627).
     pub ems: bool,
+    /// encrypt_then_mac was offered (RFC 7366).
     pub etm: bool,
+    /// ClientHello.random (identifies the session in a key log).
     pub random: [u8; 32],
+    /// The frame that completed the ClientHello.
     pub frame: u64,
     /// When the ClientHello was complete (seconds).
     pub ts: f64,
@@ -151,6 +202,7 @@ impl ClientHelloFacts {
             .max()
             .unwrap_or(self.legacy_version)
     }
+    /// The lowest version offered.
     pub fn min_version(&self) -> u16 {
         self.versions
             .iter()
@@ -165,21 +217,30 @@ impl ClientHelloFacts {
 pub struct ServerHelloFacts {
     /// The negotiated version (supported_versions, or the legacy field).
     pub version: u16,
+    /// The chosen cipher suite.
     pub suite: u16,
+    /// The ALPN protocol chosen: from the ServerHello (up to TLS 1.2) or
+    /// from the decrypted EncryptedExtensions (TLS 1.3, at most 64
+    /// characters); `None` when none was chosen or it could not be seen.
     pub alpn: Option<String>,
     /// TLS 1.2: the server echoed the client's session id (resumption).
     pub session_resumed: bool,
     /// TLS 1.3: pre_shared_key accepted (resumption).
     pub psk: bool,
+    /// The server agreed to extended_master_secret (RFC 7627).
     pub ems: bool,
+    /// The server agreed to encrypt_then_mac (RFC 7366).
     pub etm: bool,
+    /// ServerHello.random.
     pub random: [u8; 32],
+    /// The frame that completed the ServerHello.
     pub frame: u64,
 }
 
 /// One alert.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertFacts {
+    /// Who sent it (0 client, 1 server).
     pub dir: DirIdx,
     /// 1 warning, 2 fatal; 0 when the alert was encrypted.
     pub level: u8,
@@ -187,21 +248,33 @@ pub struct AlertFacts {
     pub description: u8,
     /// The alert record was encrypted (its content cannot be seen).
     pub encrypted: bool,
+    /// The frame the alert record ended in.
     pub frame: u64,
+    /// The time of that frame (seconds, as given to [`TlsConn::feed`]).
     pub ts: f64,
 }
 
 /// Everything the TLS analysis learnt of a connection.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TlsFacts {
+    /// The client's (first) ClientHello; `None` until one was seen whole.
     pub client_hello: Option<ClientHelloFacts>,
+    /// The server's ServerHello (not a HelloRetryRequest); `None` until one
+    /// was seen whole.
     pub server_hello: Option<ServerHelloFacts>,
-    /// A HelloRetryRequest was sent, asking for this key share group.
+    /// A HelloRetryRequest was sent, asking for this key share group (0
+    /// when it had no key_share).
     pub hello_retry: Option<u16>,
+    /// The frame of the HelloRetryRequest; 0 without one.
     pub hello_retry_frame: u64,
-    /// The server's certificate chain, leaf first (clear up to TLS 1.2).
+    /// The server's certificate chain, leaf first (clear up to TLS 1.2;
+    /// TLS 1.3 only when decrypted), at most [`TlsLimits::max_certs`];
+    /// certificates that do not parse are left out.
     pub certificates: Vec<CertInfo>,
+    /// The frame of the Certificate message; 0 when none was seen.
     pub certificate_frame: u64,
+    /// Alerts of both directions in the order seen, at most
+    /// [`TlsLimits::max_alerts`].
     pub alerts: Vec<AlertFacts>,
     /// ChangeCipherSpec per direction (frame).
     pub ccs: [Option<u64>; 2],
@@ -215,6 +288,9 @@ pub struct TlsFacts {
     pub not_tls: [bool; 2],
     /// A capture gap: that direction was not followed further.
     pub lost: [bool; 2],
+    /// A [`TlsLimits`] limit was reached (a record or a handshake message
+    /// too long): the analysis of a direction stopped or a message was
+    /// dropped.
     pub limit_hit: bool,
     /// Decryption with a key log (None: no key log was given).
     pub decrypt: Option<DecryptFacts>,
@@ -256,6 +332,84 @@ impl TlsFacts {
     }
 }
 
+/// A direction as an index that cannot be out of range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    /// 0: client to server.
+    Client,
+    /// 1: server to client.
+    Server,
+}
+
+impl Side {
+    /// The side of an even (client) or odd (server) index.
+    fn of_index(d: DirIdx) -> Side {
+        if d & 1 == 0 {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    /// The side of index 0 or 1; `None` for any other.
+    fn new(d: DirIdx) -> Option<Side> {
+        match d {
+            0 => Some(Side::Client),
+            1 => Some(Side::Server),
+            _ => None,
+        }
+    }
+
+    fn idx(self) -> DirIdx {
+        match self {
+            Side::Client => 0,
+            Side::Server => 1,
+        }
+    }
+
+    fn direction(self) -> Direction {
+        match self {
+            Side::Client => Direction::ClientToServer,
+            Side::Server => Direction::ServerToClient,
+        }
+    }
+
+    /// This side's element of a per-direction array (index 0 client).
+    fn of<T>(self, a: &[T; 2]) -> &T {
+        let [c, s] = a;
+        match self {
+            Side::Client => c,
+            Side::Server => s,
+        }
+    }
+
+    /// [`Side::of`], mutable.
+    fn of_mut<T>(self, a: &mut [T; 2]) -> &mut T {
+        let [c, s] = a;
+        match self {
+            Side::Client => c,
+            Side::Server => s,
+        }
+    }
+}
+
+/// One value per direction, indexed by [`Side`] (no bounds check).
+#[derive(Default)]
+struct Pair<T>([T; 2]);
+
+impl<T> std::ops::Index<Side> for Pair<T> {
+    type Output = T;
+    fn index(&self, d: Side) -> &T {
+        d.of(&self.0)
+    }
+}
+
+impl<T> std::ops::IndexMut<Side> for Pair<T> {
+    fn index_mut(&mut self, d: Side) -> &mut T {
+        d.of_mut(&mut self.0)
+    }
+}
+
 #[derive(Default)]
 struct Dir {
     /// A record being reassembled.
@@ -280,14 +434,14 @@ struct Dir {
 /// Both directions of one TLS connection.
 pub struct TlsConn {
     lim: TlsLimits,
-    dirs: [Dir; 2],
+    dirs: Pair<Dir>,
     facts: TlsFacts,
     keys: Option<Box<dyn SecretSource>>,
     /// The session's parameters and secrets, when the key log has them.
     session: Option<(SessionParams, SessionSecrets)>,
     /// Decryptors built at the ServerHello for TLS 1.2, used after each
     /// side's ChangeCipherSpec.
-    waiting: [Option<RecordDecryptor>; 2],
+    waiting: Pair<Option<RecordDecryptor>>,
     /// Plaintext of the record being handled.
     scratch: Vec<u8>,
 }
@@ -304,14 +458,17 @@ const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
+/// The first 32 bytes of `r`, zero-padded.
 fn random32(r: &[u8]) -> [u8; 32] {
     let mut a = [0u8; 32];
-    let n = r.len().min(32);
-    a[..n].copy_from_slice(&r[..n]);
+    for (x, y) in a.iter_mut().zip(r) {
+        *x = *y;
+    }
     a
 }
 
 impl TlsConn {
+    /// A connection analysed without keys (records are not decrypted).
     pub fn new(lim: TlsLimits) -> Self {
         TlsConn {
             lim,
@@ -319,7 +476,7 @@ impl TlsConn {
             facts: TlsFacts::default(),
             keys: None,
             session: None,
-            waiting: [None, None],
+            waiting: Pair::default(),
             scratch: Vec::new(),
         }
     }
@@ -332,6 +489,7 @@ impl TlsConn {
         }
     }
 
+    /// What has been learnt so far.
     pub fn facts(&self) -> &TlsFacts {
         &self.facts
     }
@@ -340,12 +498,12 @@ impl TlsConn {
     /// directions stopped (not TLS, a gap), or the handshake completed,
     /// both sides sent encrypted data after it, and nothing is decrypted.
     pub fn done(&self) -> bool {
-        if self.dirs.iter().all(|d| d.done) {
+        if self.dirs.0.iter().all(|d| d.done) {
             return true;
         }
         let f = &self.facts;
-        let decrypting =
-            self.dirs.iter().any(|d| d.dec.is_some()) || self.waiting.iter().any(Option::is_some);
+        let decrypting = self.dirs.0.iter().any(|d| d.dec.is_some())
+            || self.waiting.0.iter().any(Option::is_some);
         !decrypting
             && f.handshake_complete()
             && f.encrypted_records[0] >= 2
@@ -353,27 +511,29 @@ impl TlsConn {
             && f.server_after_client > 0
     }
 
+    /// What has been learnt, taking the connection apart.
     pub fn into_facts(self) -> TlsFacts {
         self.facts
     }
 
-    /// `n` bytes of direction `d` are missing: that direction's records
-    /// cannot be followed any more.
+    /// Bytes of direction `d` are missing: that direction's records cannot
+    /// be followed any more (sets [`TlsFacts::lost`]). A `d` other than 0 or
+    /// 1 is ignored.
     pub fn gap(&mut self, d: DirIdx) {
-        if let Some(st) = self.dirs.get_mut(d) {
-            st.done = true;
-            st.rec = Vec::new();
-            st.hs = Vec::new();
-            st.phs = Vec::new();
-            st.dec = None;
-        }
-        if let Some(l) = self.facts.lost.get_mut(d) {
-            *l = true;
-        }
+        let Some(d) = Side::new(d) else { return };
+        let st = &mut self.dirs[d];
+        st.done = true;
+        st.rec = Vec::new();
+        st.hs = Vec::new();
+        st.phs = Vec::new();
+        st.dec = None;
+        *d.of_mut(&mut self.facts.lost) = true;
     }
 
-    /// Bytes of direction `d` (0: client to server), arriving in `frame` at
-    /// time `ts` (seconds); decrypted application data is dropped.
+    /// Bytes of direction `d` (0: client to server; any other even value is
+    /// taken as 0, odd as 1), arriving in `frame` at time `ts` (seconds);
+    /// decrypted application data is dropped. Bytes after the direction
+    /// stopped (not TLS, a gap, a limit) are ignored.
     pub fn feed(&mut self, d: DirIdx, input: &[u8], frame: u64, ts: f64) {
         self.feed_with(d, input, frame, ts, &mut |_| {});
     }
@@ -388,15 +548,14 @@ impl TlsConn {
         ts: f64,
         app: &mut dyn FnMut(Plain<'_>),
     ) {
-        let d = d & 1;
+        let d = Side::of_index(d);
         let max = self.lim.max_record;
         while !input.is_empty() && !self.dirs[d].done {
             if self.dirs[d].rec.is_empty() {
                 // Whole records straight from the input.
                 match record_len(input) {
                     RecLen::Len(n) if n <= max => {
-                        if input.len() >= n {
-                            let (r, rest) = input.split_at(n);
+                        if let Some((r, rest)) = input.split_at_checked(n) {
                             input = rest;
                             self.record(d, r, frame, ts, app);
                         } else {
@@ -435,8 +594,9 @@ impl TlsConn {
                 }
             };
             let have = self.dirs[d].rec.len();
-            let take = need.saturating_sub(have).clamp(1, input.len());
-            let (head, rest) = input.split_at(take);
+            // At least one byte (the input is not empty), at most all of it.
+            let take = need.saturating_sub(have).max(1);
+            let (head, rest) = input.split_at_checked(take).unwrap_or((input, &[]));
             input = rest;
             self.dirs[d].rec.extend_from_slice(head);
             if let RecLen::Len(n) = record_len(&self.dirs[d].rec) {
@@ -448,16 +608,17 @@ impl TlsConn {
         }
     }
 
-    fn not_tls(&mut self, d: DirIdx) {
-        self.facts.not_tls[d] = true;
-        self.dirs[d].done = true;
-        self.dirs[d].rec = Vec::new();
-        self.dirs[d].hs = Vec::new();
-        self.dirs[d].dec = None;
+    fn not_tls(&mut self, d: Side) {
+        *d.of_mut(&mut self.facts.not_tls) = true;
+        let st = &mut self.dirs[d];
+        st.done = true;
+        st.rec = Vec::new();
+        st.hs = Vec::new();
+        st.dec = None;
     }
 
     /// One whole record (header included).
-    fn record(&mut self, d: DirIdx, r: &[u8], frame: u64, ts: f64, app: &mut dyn FnMut(Plain<'_>)) {
+    fn record(&mut self, d: Side, r: &[u8], frame: u64, ts: f64, app: &mut dyn FnMut(Plain<'_>)) {
         let (Some(&ct), Some(body)) = (r.first(), r.get(5..)) else {
             return;
         };
@@ -483,7 +644,7 @@ impl TlsConn {
                 // TLS 1.3 it is a compatibility no-op.
                 // Before the ServerHello (around a HelloRetryRequest) it can
                 // only be TLS 1.3's.
-                self.facts.ccs[d].get_or_insert(frame);
+                d.of_mut(&mut self.facts.ccs).get_or_insert(frame);
                 let v12 = self.facts.version().is_some_and(|v| v < 0x0304);
                 if v12 && !self.dirs[d].encrypted {
                     self.dirs[d].encrypted = true;
@@ -502,7 +663,7 @@ impl TlsConn {
                         _ => (0, 0),
                     };
                     self.facts.alerts.push(AlertFacts {
-                        dir: d,
+                        dir: d.idx(),
                         level,
                         description,
                         encrypted: hidden,
@@ -517,11 +678,12 @@ impl TlsConn {
         }
     }
 
-    fn encrypted(&mut self, d: DirIdx, frame: u64, ts: f64) {
+    fn encrypted(&mut self, d: Side, frame: u64, ts: f64) {
         let f = &mut self.facts;
-        f.first_encrypted[d].get_or_insert((frame, ts));
-        f.encrypted_records[d] = f.encrypted_records[d].saturating_add(1);
-        if d == 1 && f.encrypted_records[0] > 0 {
+        d.of_mut(&mut f.first_encrypted).get_or_insert((frame, ts));
+        let n = d.of_mut(&mut f.encrypted_records);
+        *n = n.saturating_add(1);
+        if d == Side::Server && f.encrypted_records[0] > 0 {
             f.server_after_client = f.server_after_client.saturating_add(1);
         }
     }
@@ -552,15 +714,17 @@ impl TlsConn {
             ..Default::default()
         };
         if let Some(secrets) = found {
-            for (d, dir) in [
-                (0, Direction::ClientToServer),
-                (1, Direction::ServerToClient),
-            ] {
-                match RecordDecryptor::from_keylog(&params, &secrets, dir, Epoch::Handshake) {
+            for d in [Side::Client, Side::Server] {
+                match RecordDecryptor::from_keylog(
+                    &params,
+                    &secrets,
+                    d.direction(),
+                    Epoch::Handshake,
+                ) {
                     Ok(dec) => self.waiting[d] = Some(dec),
                     Err(e) => {
                         df.failure.get_or_insert(DecryptFailure {
-                            dir: d,
+                            dir: d.idx(),
                             frame,
                             error: e.to_string(),
                             auth: false,
@@ -577,7 +741,7 @@ impl TlsConn {
     #[allow(clippy::too_many_arguments)]
     fn decrypt(
         &mut self,
-        d: DirIdx,
+        d: Side,
         ct: u8,
         version: u16,
         body: &[u8],
@@ -594,7 +758,8 @@ impl TlsConn {
         let df = self.facts.decrypt.get_or_insert_with(DecryptFacts::default);
         match r {
             Ok(inner) => {
-                df.records[d] = df.records[d].saturating_add(1);
+                let n = d.of_mut(&mut df.records);
+                *n = n.saturating_add(1);
                 df.first_frame.get_or_insert(frame);
                 match inner {
                     22 => self.plain_handshake(d, &buf, frame),
@@ -604,7 +769,7 @@ impl TlsConn {
                             self.facts.alerts.len() < self.lim.max_alerts,
                         ) {
                             self.facts.alerts.push(AlertFacts {
-                                dir: d,
+                                dir: d.idx(),
                                 level: *level,
                                 description: *description,
                                 encrypted: false,
@@ -615,11 +780,12 @@ impl TlsConn {
                     }
                     23 => {
                         if let Some(df) = self.facts.decrypt.as_mut() {
-                            df.app_bytes[d] = df.app_bytes[d].saturating_add(buf.len() as u64);
+                            let n = d.of_mut(&mut df.app_bytes);
+                            *n = n.saturating_add(buf.len() as u64);
                         }
                         if !buf.is_empty() {
                             app(Plain::Data {
-                                dir: d,
+                                dir: d.idx(),
                                 bytes: &buf,
                             });
                         }
@@ -630,7 +796,7 @@ impl TlsConn {
             }
             Err(e) => {
                 df.failure.get_or_insert(DecryptFailure {
-                    dir: d,
+                    dir: d.idx(),
                     frame,
                     error: e.to_string(),
                     auth: e.is_auth_failure(),
@@ -638,7 +804,7 @@ impl TlsConn {
                 self.dirs[d].dec = None;
                 self.dirs[d].phs = Vec::new();
                 app(Plain::Lost {
-                    dir: d,
+                    dir: d.idx(),
                     len: body.len() as u64,
                 });
             }
@@ -648,14 +814,10 @@ impl TlsConn {
 
     /// TLS 1.3: after the record with a direction's Finished, its
     /// application secret; after a KeyUpdate, the next one.
-    fn after_record(&mut self, d: DirIdx, frame: u64) {
+    fn after_record(&mut self, d: Side, frame: u64) {
         let st = &mut self.dirs[d];
         if std::mem::take(&mut st.finished) {
-            let dir = if d == 0 {
-                Direction::ClientToServer
-            } else {
-                Direction::ServerToClient
-            };
+            let dir = d.direction();
             let next = self
                 .session
                 .as_ref()
@@ -666,7 +828,7 @@ impl TlsConn {
                     st.dec = None;
                     if let Some(df) = self.facts.decrypt.as_mut() {
                         df.failure.get_or_insert(DecryptFailure {
-                            dir: d,
+                            dir: d.idx(),
                             frame,
                             error: e.to_string(),
                             auth: false,
@@ -682,7 +844,8 @@ impl TlsConn {
                 if dec.key_update().is_err() {
                     st.dec = None;
                 } else if let Some(df) = self.facts.decrypt.as_mut() {
-                    df.key_updates[d] = df.key_updates[d].saturating_add(1);
+                    let n = d.of_mut(&mut df.key_updates);
+                    *n = n.saturating_add(1);
                 }
             }
         }
@@ -690,7 +853,7 @@ impl TlsConn {
 
     /// Decrypted handshake bytes: TLS 1.3's EncryptedExtensions (ALPN),
     /// Certificate, Finished and KeyUpdate.
-    fn plain_handshake(&mut self, d: DirIdx, body: &[u8], frame: u64) {
+    fn plain_handshake(&mut self, d: Side, body: &[u8], frame: u64) {
         let st = &mut self.dirs[d];
         if st.phs.len().saturating_add(body.len()) > self.lim.max_handshake {
             self.facts.limit_hit = true;
@@ -700,29 +863,29 @@ impl TlsConn {
         st.phs.extend_from_slice(body);
         loop {
             let st = &mut self.dirs[d];
-            let Some(h) = st.phs.get(..4) else { return };
-            let ty = h[0];
-            let len = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
-            if 4 + len > self.lim.max_handshake {
+            let Some((ty, len)) = hs_header(&st.phs) else {
+                return;
+            };
+            if len > self.lim.max_handshake {
                 self.facts.limit_hit = true;
                 st.phs = Vec::new();
                 return;
             }
-            if st.phs.len() < 4 + len {
+            if st.phs.len() < len {
                 return;
             }
-            let msg: Vec<u8> = st.phs.drain(..4 + len).collect();
+            let msg: Vec<u8> = st.phs.drain(..len).collect();
             let body = msg.get(4..).unwrap_or(&[]);
             let v13 = self.facts.version().is_some_and(|v| v >= 0x0304);
             match ty {
-                8 if d == 1 => {
+                8 if d == Side::Server => {
                     if let Some(alpn) = alpn_of_extensions(body) {
                         if let Some(sh) = self.facts.server_hello.as_mut() {
                             sh.alpn.get_or_insert(alpn);
                         }
                     }
                 }
-                11 if d == 1 && v13 && self.facts.certificates.is_empty() => {
+                11 if d == Side::Server && v13 && self.facts.certificates.is_empty() => {
                     self.facts.certificate_frame = frame;
                     for raw in tls13_certificates(body)
                         .into_iter()
@@ -741,7 +904,7 @@ impl TlsConn {
     }
 
     /// Handshake record payload: messages may span records.
-    fn handshake(&mut self, d: DirIdx, body: &[u8], frame: u64, ts: f64) {
+    fn handshake(&mut self, d: Side, body: &[u8], frame: u64, ts: f64) {
         let st = &mut self.dirs[d];
         if st.hs.len().saturating_add(body.len()) > self.lim.max_handshake {
             self.facts.limit_hit = true;
@@ -752,18 +915,19 @@ impl TlsConn {
         st.hs.extend_from_slice(body);
         loop {
             let st = &mut self.dirs[d];
-            let Some(h) = st.hs.get(..4) else { return };
-            let len = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
-            if 4 + len > self.lim.max_handshake {
+            let Some((_, len)) = hs_header(&st.hs) else {
+                return;
+            };
+            if len > self.lim.max_handshake {
                 self.facts.limit_hit = true;
                 st.hs = Vec::new();
                 st.done = true;
                 return;
             }
-            if st.hs.len() < 4 + len {
+            if st.hs.len() < len {
                 return;
             }
-            let msg: Vec<u8> = st.hs.drain(..4 + len).collect();
+            let msg: Vec<u8> = st.hs.drain(..len).collect();
             self.message(d, &msg, frame, ts);
             if self.dirs[d].encrypted {
                 // Handshake bytes after the switch are not in clear.
@@ -773,12 +937,14 @@ impl TlsConn {
         }
     }
 
-    fn message(&mut self, d: DirIdx, msg: &[u8], frame: u64, ts: f64) {
+    fn message(&mut self, d: Side, msg: &[u8], frame: u64, ts: f64) {
         let Ok((_, TlsMessage::Handshake(h))) = parse_tls_message_handshake(msg) else {
             return;
         };
         match h {
-            TlsMessageHandshake::ClientHello(ch) if d == 0 && self.facts.client_hello.is_none() => {
+            TlsMessageHandshake::ClientHello(ch)
+                if d == Side::Client && self.facts.client_hello.is_none() =>
+            {
                 let mut f = ClientHelloFacts {
                     legacy_version: ch.version.0,
                     // GREASE and the signalling values (renegotiation info,
@@ -840,7 +1006,7 @@ impl TlsConn {
                 }
                 self.facts.client_hello = Some(f);
             }
-            TlsMessageHandshake::ServerHello(sh) if d == 1 => {
+            TlsMessageHandshake::ServerHello(sh) if d == Side::Server => {
                 let random = random32(sh.random);
                 let mut f = ServerHelloFacts {
                     version: sh.version.0,
@@ -869,7 +1035,7 @@ impl TlsConn {
                                 f.alpn = p.first().map(|x| String::from_utf8_lossy(x).into_owned());
                             }
                             TlsExtension::KeyShare(b) => {
-                                hrr_group = b.get(..2).map(|g| u16::from_be_bytes([g[0], g[1]]));
+                                hrr_group = b.first_chunk::<2>().map(|g| u16::from_be_bytes(*g));
                             }
                             TlsExtension::PreSharedKey(_) => f.psk = true,
                             TlsExtension::ExtendedMasterSecret => f.ems = true,
@@ -894,13 +1060,15 @@ impl TlsConn {
                 self.find_keys();
                 if v13 {
                     // Everything after the ServerHello is encrypted, both ways.
-                    self.dirs[1].encrypted = true;
-                    self.dirs[0].encrypted = true;
-                    self.dirs[0].dec = self.waiting[0].take();
-                    self.dirs[1].dec = self.waiting[1].take();
+                    self.dirs[Side::Server].encrypted = true;
+                    self.dirs[Side::Client].encrypted = true;
+                    self.dirs[Side::Client].dec = self.waiting[Side::Client].take();
+                    self.dirs[Side::Server].dec = self.waiting[Side::Server].take();
                 }
             }
-            TlsMessageHandshake::Certificate(c) if d == 1 && self.facts.certificates.is_empty() => {
+            TlsMessageHandshake::Certificate(c)
+                if d == Side::Server && self.facts.certificates.is_empty() =>
+            {
                 self.facts.certificate_frame = frame;
                 for raw in c.cert_chain.iter().take(self.lim.max_certs) {
                     if let Some(ci) = cert::parse(raw.data) {
@@ -913,30 +1081,30 @@ impl TlsConn {
     }
 }
 
-fn u16_at(b: &[u8], i: usize) -> Option<usize> {
-    b.get(i..i + 2)
-        .map(|x| usize::from(u16::from_be_bytes([x[0], x[1]])))
-}
-
-fn u24_at(b: &[u8], i: usize) -> Option<usize> {
-    b.get(i..i + 3)
-        .map(|x| (usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
+/// The whole length (header included) of the handshake message at the
+/// start of `b` and its type; `None` before the 4-byte header is whole.
+fn hs_header(hs: &[u8]) -> Option<(u8, usize)> {
+    let &[ty, a, b, c] = hs.first_chunk::<4>()?;
+    let len = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
+    // At most 2^24 + 3: no overflow.
+    Some((ty, len.saturating_add(4)))
 }
 
 /// The protocol chosen by ALPN in an EncryptedExtensions body.
 fn alpn_of_extensions(b: &[u8]) -> Option<String> {
-    let total = u16_at(b, 0)?;
-    let exts = b.get(2..2 + total.min(b.len().saturating_sub(2)))?;
-    let mut i = 0usize;
-    while let (Some(ty), Some(n)) = (u16_at(exts, i), u16_at(exts, i + 2)) {
-        let data = exts.get(i + 4..i + 4 + n)?;
-        if ty == 16 {
+    let (&total, rest) = b.split_first_chunk::<2>()?;
+    let total = usize::from(u16::from_be_bytes(total));
+    let mut exts = rest.get(..total).unwrap_or(rest);
+    while let Some((&[t0, t1, n0, n1], tail)) = exts.split_first_chunk::<4>() {
+        let n = usize::from(u16::from_be_bytes([n0, n1]));
+        let (data, after) = tail.split_at_checked(n)?;
+        if u16::from_be_bytes([t0, t1]) == 16 {
             // protocol_name_list: u16 length, then u8-length names.
-            let name_len = usize::from(*data.get(2)?);
-            let name = data.get(3..3 + name_len)?;
+            let (&name_len, names) = data.get(2..)?.split_first()?;
+            let name = names.get(..usize::from(name_len))?;
             return Some(String::from_utf8_lossy(name).chars().take(64).collect());
         }
-        i = i + 4 + n;
+        exts = after;
     }
     None
 }
@@ -945,25 +1113,30 @@ fn alpn_of_extensions(b: &[u8]) -> Option<String> {
 /// (request context, then entries with their own extensions).
 fn tls13_certificates(b: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
-    let Some(&ctx) = b.first() else { return out };
-    let start = 1 + usize::from(ctx);
-    let Some(total) = u24_at(b, start) else {
+    let Some((&ctx, rest)) = b.split_first() else {
         return out;
     };
-    let list = b
-        .get(start + 3..)
-        .map(|l| l.get(..total).unwrap_or(l))
-        .unwrap_or(&[]);
-    let mut i = 0usize;
-    while let Some(n) = u24_at(list, i) {
-        let Some(der) = list.get(i + 3..i + 3 + n) else {
+    let Some((&[t0, t1, t2], rest)) = rest
+        .get(usize::from(ctx)..)
+        .and_then(|r| r.split_first_chunk::<3>())
+    else {
+        return out;
+    };
+    let total = (usize::from(t0) << 16) | (usize::from(t1) << 8) | usize::from(t2);
+    let mut list = rest.get(..total).unwrap_or(rest);
+    while let Some((&[n0, n1, n2], tail)) = list.split_first_chunk::<3>() {
+        let n = (usize::from(n0) << 16) | (usize::from(n1) << 8) | usize::from(n2);
+        let Some((der, tail)) = tail.split_at_checked(n) else {
             break;
         };
         out.push(der);
-        let Some(ext) = u16_at(list, i + 3 + n) else {
+        let Some((&ext, tail)) = tail.split_first_chunk::<2>() else {
             break;
         };
-        i = i + 3 + n + 2 + ext;
+        // Extensions running past the end: that was the last entry.
+        list = tail
+            .get(usize::from(u16::from_be_bytes(ext))..)
+            .unwrap_or(&[]);
         if out.len() >= 16 {
             break;
         }
@@ -974,14 +1147,15 @@ fn tls13_certificates(b: &[u8]) -> Vec<&[u8]> {
 /// The key share groups of a ClientHello key_share extension body.
 fn key_share_groups(b: &[u8]) -> Vec<u16> {
     let mut out = Vec::new();
-    let mut i = 2usize; // client_shares length
-    while let Some(h) = b.get(i..i + 4) {
-        let g = u16::from_be_bytes([h[0], h[1]]);
-        let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    // After the client_shares length.
+    let mut rest = b.get(2..).unwrap_or(&[]);
+    while let Some((&[g0, g1, n0, n1], tail)) = rest.split_first_chunk::<4>() {
+        let g = u16::from_be_bytes([g0, g1]);
+        let n = usize::from(u16::from_be_bytes([n0, n1]));
         if !is_grease(g) {
             out.push(g);
         }
-        i = i.saturating_add(4).saturating_add(n);
+        rest = tail.get(n..).unwrap_or(&[]);
         if out.len() >= 16 {
             break;
         }
@@ -1018,6 +1192,13 @@ fn record_len(b: &[u8]) -> RecLen {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 

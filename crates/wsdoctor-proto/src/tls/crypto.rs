@@ -71,16 +71,7 @@
 //! work is done.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::arithmetic_side_effects
-    )
-)]
+// The panic-freedom lints are denied for the whole `tls` module (tls/mod.rs).
 
 use super::keylog::{Secret, SessionSecrets};
 use aes::{Aes128, Aes256};

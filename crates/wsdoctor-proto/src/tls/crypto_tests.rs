@@ -16,6 +16,13 @@
 //!
 //! Real captures (samples/tls/) are checked against tshark in
 //! `capture_tests.rs`.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 use super::*;
 

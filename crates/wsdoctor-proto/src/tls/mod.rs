@@ -1,10 +1,30 @@
-//! TLS: the ClientHello's server name (SNI) and ALPN for sniffing, and
-//! (`conn`) the record layer and handshake of both directions, what each
-//! side offered, chose and complained about; certificates (`cert`) and
-//! registry names (`names`).
+//! TLS as seen in a capture, with or without the session keys.
 //!
-//! With a key log: [`keylog`] reads NSS key logs (and pcapng Decryption
-//! Secrets Blocks), [`crypto`] decrypts the records of each direction.
+//! * [`parse_client_hello`] sniffs the start of a client's byte stream: is it
+//!   TLS, and if so which server name (SNI) and ALPN protocols does the
+//!   ClientHello offer. It needs no state and never panics.
+//! * [`conn::TlsConn`] follows both directions of one connection: the record
+//!   layer (RFC 8446 section 5, RFC 5246 section 6), the handshake messages in
+//!   clear, alerts, ChangeCipherSpec and where encryption starts; what it
+//!   learns accumulates in [`conn::TlsFacts`]. With a [`conn::SecretSource`]
+//!   (a key log) it also decrypts the records ([`crypto`]) and hands the
+//!   application data on.
+//! * [`cert`] reads the facts of a server certificate, [`names`] gives the
+//!   registry names of versions, suites, groups and alerts as tshark prints
+//!   them, and [`keylog`] reads NSS key logs (and the Decryption Secrets
+//!   Blocks of pcapng files).
+//!
+//! Memory is bounded: [`MAX_HELLO`] for the sniffer, [`conn::TlsLimits`] for a
+//! connection, [`keylog::KeyLogLimits`] for a key log.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 pub mod cert;
 pub mod conn;
@@ -12,18 +32,28 @@ pub mod crypto;
 pub mod keylog;
 pub mod names;
 
-/// What a ClientHello offers.
+/// What a ClientHello offers, as far as sniffing needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientHello {
+    /// The first `host_name` of the server_name extension (RFC 6066
+    /// section 3), invalid UTF-8 replaced by U+FFFD; `None` without one.
     pub sni: Option<String>,
+    /// The protocols of the ALPN extension (RFC 7301), in the client's order,
+    /// at most 16; empty without the extension.
     pub alpn: Vec<String>,
 }
 
-/// Result of looking at the start of a client's byte stream.
+/// Result of [`parse_client_hello`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parse {
+    /// A whole ClientHello was found and decoded.
     Done(ClientHello),
+    /// So far the bytes look like the start of a ClientHello; call again
+    /// with more of the stream. Never returned for an input longer than
+    /// [`MAX_HELLO`]: then the answer is [`Parse::NotTls`].
     NeedMore,
+    /// The stream does not start with a ClientHello (or its body does not
+    /// decode).
     NotTls,
 }
 
@@ -31,104 +61,110 @@ pub enum Parse {
 /// records only with post-quantum key shares; 16 KiB covers those).
 pub const MAX_HELLO: usize = 16 * 1024;
 
+/// Reads big-endian fields off the front of a slice.
 struct Rd<'a> {
     b: &'a [u8],
-    i: usize,
 }
 
 impl<'a> Rd<'a> {
     fn u8(&mut self) -> Option<u8> {
-        let v = *self.b.get(self.i)?;
-        self.i += 1;
+        let (&v, rest) = self.b.split_first()?;
+        self.b = rest;
         Some(v)
     }
     fn u16(&mut self) -> Option<usize> {
-        let s = self.b.get(self.i..self.i + 2)?;
-        self.i += 2;
-        Some(u16::from_be_bytes([s[0], s[1]]) as usize)
+        let (&v, rest) = self.b.split_first_chunk::<2>()?;
+        self.b = rest;
+        Some(usize::from(u16::from_be_bytes(v)))
     }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.i..self.i.checked_add(n)?)?;
-        self.i += n;
+        let (s, rest) = self.b.split_at_checked(n)?;
+        self.b = rest;
         Some(s)
     }
 }
 
-/// Parse the ClientHello at the start of `b` (TLS records, possibly several).
+/// The type and body length of the handshake message at the start of `hs`,
+/// and the bytes after its 4-byte header; `None` before the header is whole.
+fn hs_header(hs: &[u8]) -> Option<(u8, usize, &[u8])> {
+    let (&[ty, a, b, c], rest) = hs.split_first_chunk::<4>()?;
+    let len = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
+    Some((ty, len, rest))
+}
+
+/// Parse the ClientHello at the start of `b` (TLS records, possibly several:
+/// the handshake message may span records). Never panics; looks at no more
+/// than the ClientHello's records.
 pub fn parse_client_hello(b: &[u8]) -> Parse {
+    let need_more = || {
+        if b.len() > MAX_HELLO {
+            Parse::NotTls
+        } else {
+            Parse::NeedMore
+        }
+    };
     // Concatenate handshake-record payloads.
     let mut hs = Vec::new();
-    let mut i = 0;
-    while let Some(h) = b.get(i..i + 5) {
-        if h[0] != 0x16 || h[1] != 3 {
+    let mut rest = b;
+    while let Some((&[ct, major, _, hi, lo], tail)) = rest.split_first_chunk::<5>() {
+        if ct != 0x16 || major != 3 {
             if hs.is_empty() {
                 return Parse::NotTls;
             }
             break;
         }
-        let len = u16::from_be_bytes([h[3], h[4]]) as usize;
-        let end = (i + 5 + len).min(b.len());
-        hs.extend_from_slice(&b[i + 5..end]);
-        if hs.len() >= 4 {
-            let need = 4 + ((hs[1] as usize) << 16 | (hs[2] as usize) << 8 | hs[3] as usize);
-            if hs.len() >= need {
-                break;
-            }
-        }
-        if end < i + 5 + len {
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        // A record cut short: what there is of it.
+        let (body, after) = tail.split_at_checked(len).unwrap_or((tail, &[]));
+        hs.extend_from_slice(body);
+        if hs_header(&hs).is_some_and(|(_, n, msg)| msg.len() >= n) {
             break;
         }
-        i += 5 + len;
+        if body.len() < len {
+            break;
+        }
+        rest = after;
     }
-    if hs.len() < 4 {
-        return if b.len() > MAX_HELLO {
-            Parse::NotTls
-        } else {
-            Parse::NeedMore
-        };
-    }
-    if hs[0] != 1 {
+    let Some((ty, len, msg)) = hs_header(&hs) else {
+        return need_more();
+    };
+    if ty != 1 {
         return Parse::NotTls;
     }
-    let need = 4 + ((hs[1] as usize) << 16 | (hs[2] as usize) << 8 | hs[3] as usize);
-    if hs.len() < need {
-        return if b.len() > MAX_HELLO {
-            Parse::NotTls
-        } else {
-            Parse::NeedMore
-        };
-    }
-    match hello_body(&hs[4..need]) {
+    let Some(body) = msg.get(..len) else {
+        return need_more();
+    };
+    match hello_body(body) {
         Some(h) => Parse::Done(h),
         None => Parse::NotTls,
     }
 }
 
 fn hello_body(b: &[u8]) -> Option<ClientHello> {
-    let mut r = Rd { b, i: 0 };
-    r.take(2 + 32)?; // version, random
-    let sid = r.u8()? as usize;
-    r.take(sid)?;
+    let mut r = Rd { b };
+    r.take(34)?; // version (2), random (32)
+    let sid = r.u8()?;
+    r.take(usize::from(sid))?;
     let cs = r.u16()?;
     r.take(cs)?;
-    let comp = r.u8()? as usize;
-    r.take(comp)?;
+    let comp = r.u8()?;
+    r.take(usize::from(comp))?;
     let mut out = ClientHello::default();
-    if r.i == b.len() {
+    if r.b.is_empty() {
         return Some(out);
     }
     let ext_len = r.u16()?;
-    let exts = r.take(ext_len)?;
-    let mut e = Rd { b: exts, i: 0 };
-    while e.i < exts.len() {
+    let mut e = Rd {
+        b: r.take(ext_len)?,
+    };
+    while !e.b.is_empty() {
         let ty = e.u16()?;
         let len = e.u16()?;
-        let body = e.take(len)?;
-        let mut x = Rd { b: body, i: 0 };
+        let mut x = Rd { b: e.take(len)? };
         match ty {
             0 => {
                 let _list = x.u16()?;
-                while x.i < body.len() {
+                while !x.b.is_empty() {
                     let kind = x.u8()?;
                     let n = x.u16()?;
                     let name = x.take(n)?;
@@ -139,9 +175,9 @@ fn hello_body(b: &[u8]) -> Option<ClientHello> {
             }
             16 => {
                 let _list = x.u16()?;
-                while x.i < body.len() {
-                    let n = x.u8()? as usize;
-                    let p = x.take(n)?;
+                while !x.b.is_empty() {
+                    let n = x.u8()?;
+                    let p = x.take(usize::from(n))?;
                     if out.alpn.len() < 16 {
                         out.alpn.push(String::from_utf8_lossy(p).into_owned());
                     }
@@ -154,6 +190,13 @@ fn hello_body(b: &[u8]) -> Option<ClientHello> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 

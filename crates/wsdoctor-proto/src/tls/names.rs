@@ -70,13 +70,11 @@ pub fn group_name(g: u16) -> String {
         25 => "secp521r1".into(),
         29 => "x25519".into(),
         30 => "x448".into(),
-        256..=260 => format!(
-            "ffdhe{}",
-            [2048, 3072, 4096, 6144, 8192]
-                .get(usize::from(g - 256))
-                .copied()
-                .unwrap_or(0)
-        ),
+        256 => "ffdhe2048".into(),
+        257 => "ffdhe3072".into(),
+        258 => "ffdhe4096".into(),
+        259 => "ffdhe6144".into(),
+        260 => "ffdhe8192".into(),
         0x11ec => "X25519MLKEM768".into(),
         g if g & 0x0f0f == 0x0a0a => "GREASE".into(),
         g => format!("0x{g:04x}"),
