@@ -4,6 +4,13 @@
 //! the caller's buffer and say how many bytes the head took, and
 //! [`BodySkipper`] walks over a body (including chunked encoding) one chunk of
 //! input at a time, keeping only a few counters.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 use std::fmt;
 
@@ -239,7 +246,11 @@ pub struct Response {
 
 fn convert_headers(h: &[httparse::Header<'_>]) -> Headers {
     let mut out = Headers {
-        text: String::with_capacity(h.iter().map(|h| h.name.len() + h.value.len()).sum()),
+        text: String::with_capacity(
+            h.iter()
+                .map(|h| h.name.len().saturating_add(h.value.len()))
+                .fold(0usize, usize::saturating_add),
+        ),
         spans: Vec::with_capacity(h.len()),
     };
     for f in h {
@@ -264,11 +275,11 @@ fn map_parse_error(e: httparse::Error, is_request: bool, start_line_done: bool) 
 
 /// True when `buf` holds a complete start line (a LF after a non-empty line).
 fn start_line_complete(buf: &[u8]) -> bool {
-    let mut i = 0;
     // httparse skips leading empty lines
-    while i < buf.len() && (buf[i] == b'\r' || buf[i] == b'\n') {
-        i += 1;
-    }
+    let i = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
     buf.get(i..)
         .is_some_and(|rest| memchr::memchr(b'\n', rest).is_some())
 }
@@ -280,7 +291,7 @@ fn quick_request_check(buf: &[u8]) -> Option<HttpError> {
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
     let rest = buf.get(start..).unwrap_or(&[]);
-    let window = &rest[..rest.len().min(MAX_METHOD_LEN + 1)];
+    let window = rest.get(..MAX_METHOD_LEN.saturating_add(1)).unwrap_or(rest);
     if window.len() > MAX_METHOD_LEN && !window.contains(&b' ') {
         return Some(HttpError::NotHttp(format!(
             "no method token within {MAX_METHOD_LEN} bytes"
@@ -297,7 +308,7 @@ fn quick_response_check(buf: &[u8]) -> Option<HttpError> {
         .unwrap_or(buf.len());
     let rest = buf.get(start..).unwrap_or(&[]);
     let n = rest.len().min(5);
-    if rest[..n] != b"HTTP/"[..n] {
+    if rest.get(..n) != b"HTTP/".get(..n) {
         return Some(HttpError::NotHttp(
             "response does not start with HTTP/".into(),
         ));
@@ -307,7 +318,7 @@ fn quick_response_check(buf: &[u8]) -> Option<HttpError> {
 
 /// Parses a request head from the start of `buf`.
 pub fn parse_request(buf: &[u8], lim: &HttpLimits) -> Head<Request> {
-    let view = &buf[..buf.len().min(lim.max_head_bytes)];
+    let view = buf.get(..lim.max_head_bytes).unwrap_or(buf);
     if let Some(e) = quick_request_check(view) {
         return Head::Error(e);
     }
@@ -343,7 +354,7 @@ pub fn parse_request(buf: &[u8], lim: &HttpLimits) -> Head<Request> {
 
 /// Parses a response head from the start of `buf`.
 pub fn parse_response(buf: &[u8], lim: &HttpLimits) -> Head<Response> {
-    let view = &buf[..buf.len().min(lim.max_head_bytes)];
+    let view = buf.get(..lim.max_head_bytes).unwrap_or(buf);
     if let Some(e) = quick_response_check(view) {
         return Head::Error(e);
     }
@@ -636,8 +647,7 @@ impl BodySkipper {
     /// Like [`feed`](Self::feed), handing the (de-chunked) body bytes to `on_body`.
     pub fn feed_with(&mut self, buf: &[u8], on_body: &mut dyn FnMut(&[u8])) -> Skip {
         let mut i = 0usize;
-        while i < buf.len() {
-            let rest = &buf[i..];
+        while let Some(rest) = buf.get(i..).filter(|r| !r.is_empty()) {
             match self.state {
                 SkipState::Done | SkipState::Failed => break,
                 SkipState::UntilClose => {
@@ -647,11 +657,11 @@ impl BodySkipper {
                 }
                 SkipState::Length(rem) | SkipState::Data(rem) => {
                     let n = usize::try_from(rem).unwrap_or(usize::MAX).min(rest.len());
-                    let piece = &rest[..n];
+                    let piece = rest.get(..n).unwrap_or(rest);
                     on_body(piece);
                     self.count(n);
-                    i += n;
-                    let left = rem - n as u64;
+                    i = i.saturating_add(n);
+                    let left = rem.saturating_sub(n as u64);
                     self.state = match (self.state, left) {
                         (SkipState::Length(_), 0) => SkipState::Done,
                         (SkipState::Length(_), l) => SkipState::Length(l),
@@ -660,8 +670,8 @@ impl BodySkipper {
                     };
                 }
                 _ => {
-                    let b = rest[0];
-                    i += 1;
+                    let Some(&b) = rest.first() else { break };
+                    i = i.saturating_add(1);
                     if let Err(msg) = self.step(b) {
                         self.state = SkipState::Failed;
                         return Skip {
@@ -695,7 +705,7 @@ impl BodySkipper {
                 None => return Err(format!("expected chunk size, found byte 0x{b:02x}")),
             },
             SkipState::Size { size, len } => {
-                let len = len + 1;
+                let len = len.saturating_add(1);
                 if len > MAX_CHUNK_LINE {
                     return Err(format!("chunk size line longer than {MAX_CHUNK_LINE}"));
                 }
@@ -714,7 +724,7 @@ impl BodySkipper {
                 }
             }
             SkipState::SizeExt { size, len } => {
-                let len = len + 1;
+                let len = len.saturating_add(1);
                 if len > MAX_CHUNK_LINE {
                     return Err(format!("chunk size line longer than {MAX_CHUNK_LINE}"));
                 }
@@ -730,7 +740,7 @@ impl BodySkipper {
                 _ => return Err(format!("expected CRLF after chunk data, found 0x{b:02x}")),
             },
             SkipState::Trailer { line, total } => {
-                let total = total + 1;
+                let total = total.saturating_add(1);
                 if total > MAX_TRAILER_BYTES {
                     return Err(format!("trailer section longer than {MAX_TRAILER_BYTES}"));
                 }
@@ -739,7 +749,7 @@ impl BodySkipper {
                     b'\n' => SkipState::Trailer { line: 0, total },
                     b'\r' => SkipState::Trailer { line, total },
                     _ => SkipState::Trailer {
-                        line: line + 1,
+                        line: line.saturating_add(1),
                         total,
                     },
                 }
@@ -760,14 +770,21 @@ fn after_size_line(size: u64) -> SkipState {
 
 fn hex_val(b: u8) -> Option<u8> {
     match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
+        b'0'..=b'9' => Some(b.wrapping_sub(b'0')),
+        b'a'..=b'f' => Some(b.wrapping_sub(b'a').wrapping_add(10)),
+        b'A'..=b'F' => Some(b.wrapping_sub(b'A').wrapping_add(10)),
         _ => None,
     }
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 

@@ -140,6 +140,19 @@
 //! * [`mqtt`]: MQTT 3.1/3.1.1/5.0 packets and per-connection session state.
 //! * [`tls`]: TLS records and handshake facts; [`tls::keylog`] and
 //!   [`tls::crypto`] decrypt records from an NSS key log (SSLKEYLOGFILE).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+// Panic freedom, crate-wide: no indexing or slicing that can panic, no
+// unwrap/expect/panic!, no arithmetic that can overflow (test modules and
+// the hidden fuzzing harness opt out).
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
 pub mod deflate;
 #[doc(hidden)]
 pub mod fuzzing;

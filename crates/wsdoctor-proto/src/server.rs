@@ -5,17 +5,29 @@
 //! `X-AspNet-Version`, and, when the header is missing, the body of IIS
 //! error and welcome pages. Each fact found is named in `evidence`; a header
 //! alone can be faked, so the confidence says how much agrees.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 use super::http::Response;
 
 /// What is known of the server product.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerProduct {
+    /// The product, e.g. `IIS`, `nginx`, `Apache`.
     pub product: String,
+    /// Its version as shown (`7.5`), when known.
     pub version: Option<String>,
+    /// The operating system it implies or names (`Windows 7 / Server 2008 R2`).
     pub os: Option<String>,
     /// `yes`, `no`, `optional` (a feature to enable) or `unknown`.
     pub websocket: &'static str,
+    /// What identified it, in order: `server_header`, `x_powered_by`,
+    /// `x_aspnet_version`, `error_page`, ...
     pub evidence: Vec<&'static str>,
     /// `high` (independent facts agree), `medium` (one header), `low` (hints only).
     pub confidence: &'static str,
@@ -41,7 +53,7 @@ fn iis_rank(version: &str) -> Option<u32> {
     let mut it = version.split('.');
     let major: u32 = it.next()?.trim().parse().ok()?;
     let minor: u32 = it.next().unwrap_or("0").trim().parse().ok()?;
-    Some(major * 10 + minor.min(9))
+    Some(major.saturating_mul(10).saturating_add(minor.min(9)))
 }
 
 /// Is this IIS version older than 8.0 (no WebSocket at all)?
@@ -52,19 +64,19 @@ pub fn is_pre_iis8(version: &str) -> bool {
 fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     let h = hay.as_bytes();
     let n = needle.as_bytes();
-    if n.is_empty() || h.len() < n.len() {
+    if n.is_empty() {
         return None;
     }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    h.windows(n.len()).position(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// The IIS version an error page or welcome page shows, if any.
 fn iis_from_body(body: &str) -> Option<String> {
     // "IIS 7.5 Detailed Error - 404.0 - Not Found", "IIS 8.5 Detailed Error"
     if let Some(i) = find_ci(body, " Detailed Error") {
-        let before = &body[..i];
+        let before = body.get(..i).unwrap_or("");
         if let Some(j) = before.rfind("IIS ") {
-            let v = before[j + 4..].trim();
+            let v = before.get(j.saturating_add(4)..).unwrap_or("").trim();
             if !v.is_empty() && v.len() <= 5 && v.chars().all(|c| c.is_ascii_digit() || c == '.') {
                 return Some(if v.contains('.') {
                     v.to_string()
@@ -76,7 +88,9 @@ fn iis_from_body(body: &str) -> Option<String> {
     }
     // "Microsoft-IIS/7.5" quoted in a page
     if let Some(i) = find_ci(body, "Microsoft-IIS/") {
-        let v: String = body[i + 14..]
+        let v: String = body
+            .get(i.saturating_add(14)..)
+            .unwrap_or("")
             .chars()
             .take_while(|c| c.is_ascii_digit() || *c == '.')
             .collect();
@@ -230,6 +244,13 @@ fn iis_product(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
     use crate::http::{parse_response, Head, HttpLimits};

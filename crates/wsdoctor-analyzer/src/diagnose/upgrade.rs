@@ -104,8 +104,8 @@ pub(super) fn findings(
         .handshake
         .problems
         .iter()
-        .filter(|p| request_side(p.code, &p.message))
-        .map(|p| p.code)
+        .filter(|p| request_side(p.code.as_str(), &p.message))
+        .map(|p| p.code.as_str())
         .collect();
     match u.handshake.outcome {
         Outcome::Rejected => rejected(meta, u, s, cx, out, &ask, &request_problems, base),
@@ -113,10 +113,10 @@ pub(super) fn findings(
         Outcome::Accepted | Outcome::Invalid => {}
     }
     for p in &u.handshake.problems {
-        let mut f = Finding::of(p.code, p.message.clone())
+        let mut f = Finding::of(p.code.as_str(), p.message.clone())
             .stream(meta.stream)
             .frames(frames.clone());
-        match p.code {
+        match p.code.as_str() {
             "ws_accept_mismatch" | "ws_accept_missing" => {
                 if is_iis8_plus(u.server.as_ref()) {
                     f = f.hint("IIS 8 or later answered 101 without a correct Sec-WebSocket-Accept: the IIS WebSocket Protocol feature (or its module) is not installed or not enabled for this site, so the request reaches an application that cannot complete the handshake. Install it (Server Manager > Web Server (IIS) > Application Development > WebSocket Protocol) and check that the application (or ARR) handles WebSocket.");
