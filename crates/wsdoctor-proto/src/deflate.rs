@@ -20,13 +20,6 @@
 //! [`Inflater::end_message`] after its last frame;
 //! [`Inflater::abandon_message`] or [`Inflater::lose_message`] when part of
 //! it is missing. [`crate::ws::WsDirection`] does all of this.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 
 use super::ws::ViolationCode;
 use flate2::{Decompress, FlushDecompress, Status};

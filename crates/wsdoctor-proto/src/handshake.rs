@@ -1,11 +1,4 @@
 //! RFC 6455 opening handshake validation (plus RFC 7692 parameter checks).
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 
 use super::http::{Request, Response};
 use base64::Engine as _;

@@ -37,14 +37,6 @@
 //! conn.end(&mut sink);
 //! assert_eq!(packets, [(Dir::C2S, "PINGREQ")]);
 //! ```
-#![forbid(unsafe_code)]
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 
 use std::borrow::Cow;
 

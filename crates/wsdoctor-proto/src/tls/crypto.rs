@@ -69,8 +69,6 @@
 //! `out`, in place; nothing else is allocated per record. Records longer than
 //! [`MAX_TLS12_CIPHERTEXT`] / [`MAX_TLS13_CIPHERTEXT`] are refused before any
 //! work is done.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
 // The panic-freedom lints are denied for the whole `tls` module (tls/mod.rs).
 
 use super::keylog::{Secret, SessionSecrets};
