@@ -785,7 +785,14 @@ pub const PAGE_TEXT_LINES: usize = 12;
 pub const PAGE_TEXT_CHARS: usize = 200;
 
 fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// At most `max` characters, with an ellipsis when cut.
@@ -910,11 +917,18 @@ fn page_content(out: &mut Vec<String>, line: &mut String, content: &str) -> bool
 
 /// Ends the current line (kept when not blank). False once enough lines.
 fn page_line(out: &mut Vec<String>, line: &mut String) -> bool {
-    let t = collapse(&decode_entities(line));
-    line.clear();
-    if !t.is_empty() {
-        out.push(cut_chars(&t, PAGE_TEXT_CHARS));
+    // Most lines of a page's source are blank between tags: no work there.
+    if !line.trim().is_empty() {
+        let t = if line.contains('&') {
+            collapse(&decode_entities(line))
+        } else {
+            collapse(line)
+        };
+        if !t.is_empty() {
+            out.push(cut_chars(&t, PAGE_TEXT_CHARS));
+        }
     }
+    line.clear();
     out.len() < PAGE_TEXT_LINES
 }
 

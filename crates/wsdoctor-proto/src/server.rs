@@ -46,7 +46,8 @@ fn iis_rank(version: &str) -> Option<u32> {
     let mut it = version.split('.');
     let major: u32 = it.next()?.trim().parse().ok()?;
     let minor: u32 = it.next().unwrap_or("0").trim().parse().ok()?;
-    Some(major.saturating_mul(10).saturating_add(minor.min(9)))
+    // A version too large to rank is not ranked (WebSocket support unknown).
+    major.checked_mul(10)?.checked_add(minor.min(9))
 }
 
 /// Is this IIS version older than 8.0 (no WebSocket at all)?

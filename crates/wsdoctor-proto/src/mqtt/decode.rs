@@ -379,7 +379,7 @@ impl<'a> Dec<'a, '_> {
             }
         }
     }
-    fn u16(&mut self, what: &str) -> Option<u16> {
+    fn u16(&mut self, what: impl std::fmt::Display) -> Option<u16> {
         match self.take(2) {
             Some(&[a, b]) => Some(u16::from_be_bytes([a, b])),
             _ => {
@@ -389,7 +389,7 @@ impl<'a> Dec<'a, '_> {
             }
         }
     }
-    fn varint(&mut self, what: &str) -> Option<u32> {
+    fn varint(&mut self, what: impl std::fmt::Display) -> Option<u32> {
         let mut value: u32 = 0;
         for i in 0..4u32 {
             let Some(&b) = self.data.get(self.pos) else {
@@ -407,7 +407,8 @@ impl<'a> Dec<'a, '_> {
     }
     /// Length-prefixed binary data.
     fn binary(&mut self, what: &str) -> Option<&'a [u8]> {
-        let len = self.u16(&format!("{what} length"))?;
+        // format_args!: the name is formatted only for an error message.
+        let len = self.u16(format_args!("{what} length"))?;
         let rem = self.remaining();
         match self.take(usize::from(len)) {
             Some(s) => Some(s),
@@ -466,7 +467,7 @@ impl<'a> Dec<'a, '_> {
         } else {
             msg_name(ctx)
         };
-        let len = self.varint(&format!("{ctx_name} property length"))?;
+        let len = self.varint(format_args!("{ctx_name} property length"))?;
         let rem = self.remaining();
         let block_off = self.off();
         let Some(block) = usize::try_from(len).ok().and_then(|n| self.take(n)) else {
