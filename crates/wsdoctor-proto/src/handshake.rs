@@ -945,20 +945,11 @@ impl UpgradeInfo {
     /// The server in words: `"IIS 7.5 (Windows 7 / Server 2008 R2)"`, or
     /// `"an unidentified server"`.
     pub fn server_text(&self) -> String {
-        match &self.server {
-            Some(p) => {
-                let mut s = p.product.clone();
-                if let Some(v) = &p.version {
-                    s.push(' ');
-                    s.push_str(v);
-                }
-                if let Some(os) = &p.os {
-                    s.push_str(&format!(" ({os})"));
-                }
-                s
-            }
-            None => "an unidentified server".to_string(),
-        }
+        crate::server::describe(
+            self.server
+                .as_ref()
+                .map(|p| (p.product.as_str(), p.version.as_deref(), p.os.as_deref())),
+        )
     }
 }
 

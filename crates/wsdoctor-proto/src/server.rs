@@ -26,6 +26,26 @@ pub struct ServerProduct {
     pub confidence: &'static str,
 }
 
+/// A server in words, `IIS 7.5 (Windows 7 / Server 2008 R2)`, or `an
+/// unidentified server` for `None`: product, then version and operating
+/// system when known.
+pub fn describe(product: Option<(&str, Option<&str>, Option<&str>)>) -> String {
+    let Some((product, version, os)) = product else {
+        return "an unidentified server".to_string();
+    };
+    let mut s = product.to_string();
+    if let Some(v) = version {
+        s.push(' ');
+        s.push_str(v);
+    }
+    if let Some(os) = os {
+        s.push_str(" (");
+        s.push_str(os);
+        s.push(')');
+    }
+    s
+}
+
 /// Windows release of an IIS version.
 pub fn iis_windows(version: &str) -> Option<&'static str> {
     Some(match version {
@@ -248,6 +268,20 @@ fn iis_product(
 mod tests {
     use super::*;
     use crate::http::{parse_response, Head, HttpLimits};
+
+    #[test]
+    fn describes_a_server_in_words() {
+        assert_eq!(
+            describe(Some((
+                "IIS",
+                Some("7.5"),
+                Some("Windows 7 / Server 2008 R2")
+            ))),
+            "IIS 7.5 (Windows 7 / Server 2008 R2)"
+        );
+        assert_eq!(describe(Some(("nginx", None, None))), "nginx");
+        assert_eq!(describe(None), "an unidentified server");
+    }
 
     fn resp(s: &str) -> Response {
         match parse_response(s.as_bytes(), &HttpLimits::default()) {
