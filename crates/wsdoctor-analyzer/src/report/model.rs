@@ -50,7 +50,7 @@ pub const MAX_PACKETS_TAIL: usize = 10;
 pub const MAX_FILTERS: usize = 32;
 /// Connections followed at once for their details (events, packets);
 /// connections beyond it get their facts only.
-pub const MAX_OPEN: usize = 10_000;
+pub const MAX_OPEN: usize = 2 * MAX_CONNS;
 /// Summary lines kept per connection.
 pub const MAX_SUMMARY_LINES: usize = 64;
 /// Distinct finding codes counted per capture.
