@@ -256,6 +256,19 @@ const MAX_PROBE_TAIL: usize = 256;
 /// Buffer capacity kept after a large packet.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
+/// Room for `more` bytes of a packet of `total` bytes. Once the bytes held
+/// would outgrow the buffer, it goes straight to the packet's size, so a large
+/// packet is copied once rather than at every doubling; but never beyond four
+/// times the bytes held, so a length field alone allocates little.
+fn reserve_packet(buf: &mut Vec<u8>, total: usize, more: usize) {
+    let after = buf.len().saturating_add(more);
+    if after <= buf.capacity() {
+        return;
+    }
+    let want = total.min(after.saturating_mul(4)).max(after);
+    buf.reserve_exact(want.saturating_sub(buf.len()));
+}
+
 /// One MQTT connection: two byte streams plus shared session state.
 #[derive(Debug)]
 pub struct MqttConn {
@@ -487,6 +500,7 @@ impl MqttConn {
                     }
                     _ => {
                         let st = self.dir_mut(dir);
+                        reserve_packet(&mut st.buf, total, input.len());
                         st.buf.extend_from_slice(input);
                         st.peak_buf = st.peak_buf.max(st.buf.len());
                         &[]
@@ -617,6 +631,7 @@ impl MqttConn {
         let total = usize::try_from(total).unwrap_or(usize::MAX);
         let need = total.saturating_sub(st.buf.len());
         let take = need.min(input.len());
+        reserve_packet(&mut st.buf, total, take);
         st.buf.extend_from_slice(input.get(..take).unwrap_or(&[]));
         st.peak_buf = st.peak_buf.max(st.buf.len());
         input = input.get(take..).unwrap_or(&[]);
@@ -1428,5 +1443,33 @@ impl MqttConn {
             flows,
             findings: self.findings,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod reserve_tests {
+    use super::reserve_packet;
+
+    #[test]
+    fn a_large_packet_is_copied_once_and_a_length_alone_allocates_little() {
+        // A 1 MiB packet announced, 10 bytes of it held: at most 40 bytes.
+        let mut b = Vec::new();
+        reserve_packet(&mut b, 1 << 20, 10);
+        assert!(b.capacity() >= 10 && b.capacity() < 64, "{}", b.capacity());
+        // Fed in 1,448-byte segments, the buffer reaches the packet's size
+        // in a few steps, not one per doubling, and never exceeds it.
+        let total = 200_000;
+        let mut b = Vec::new();
+        let mut grows = 0;
+        while b.len() < total {
+            let n = 1448.min(total - b.len());
+            let cap = b.capacity();
+            reserve_packet(&mut b, total, n);
+            grows += usize::from(b.capacity() != cap);
+            b.extend_from_slice(&[0; 1448][..n]);
+        }
+        assert_eq!(b.capacity(), total);
+        assert!(grows <= 8, "{grows}");
     }
 }
