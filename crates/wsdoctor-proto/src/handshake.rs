@@ -917,19 +917,49 @@ fn page_content(out: &mut Vec<String>, line: &mut String, content: &str) -> bool
 
 /// Ends the current line (kept when not blank). False once enough lines.
 fn page_line(out: &mut Vec<String>, line: &mut String) -> bool {
-    // Most lines of a page's source are blank between tags: no work there.
-    if !line.trim().is_empty() {
-        let t = if line.contains('&') {
-            collapse(&decode_entities(line))
-        } else {
-            collapse(line)
-        };
-        if !t.is_empty() {
-            out.push(cut_chars(&t, PAGE_TEXT_CHARS));
-        }
+    let t = if line.contains('&') {
+        collapse_cut(&decode_entities(line), PAGE_TEXT_CHARS)
+    } else {
+        collapse_cut(line, PAGE_TEXT_CHARS)
+    };
+    if !t.is_empty() {
+        out.push(t);
     }
     line.clear();
     out.len() < PAGE_TEXT_LINES
+}
+
+/// `cut_chars(&collapse(s), max)` in one pass, without allocating for a
+/// blank line (most lines of a page's source are blank between tags).
+fn collapse_cut(s: &str, max: usize) -> String {
+    if !s.is_ascii() {
+        return cut_chars(&collapse(s), max);
+    }
+    // ASCII: the bytes are the characters, and `char::is_whitespace` of
+    // an ASCII character is this test (it counts U+000B, unlike
+    // `u8::is_ascii_whitespace`).
+    let ws = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    let mut out = String::new();
+    for w in s.as_bytes().split(ws).filter(|w| !w.is_empty()) {
+        let sep = usize::from(!out.is_empty());
+        if out.len().saturating_add(sep).saturating_add(w.len()) > max {
+            // Cut: as cut_chars does, max - 1 characters and an ellipsis.
+            let mut full = out;
+            if sep == 1 {
+                full.push(' ');
+            }
+            full.push_str(std::str::from_utf8(w).unwrap_or(""));
+            let keep = max.saturating_sub(1);
+            full.truncate(keep);
+            full.push('…');
+            return full;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(std::str::from_utf8(w).unwrap_or(""));
+    }
+    out
 }
 
 impl UpgradeInfo {
@@ -1014,7 +1044,7 @@ mod tests {
         // Random pages from a vocabulary that reaches every branch: tags of
         // every kind in any case, unclosed tags, entities (cut ones too),
         // newlines, invalid UTF-8.
-        const BITS: [&str; 34] = [
+        const BITS: [&str; 37] = [
             "<p>",
             "</P>",
             "<BR/>",
@@ -1049,6 +1079,9 @@ mod tests {
             "\u{a0}",
             "</",
             "<h1>",
+            "\u{b}",
+            "\u{c}",
+            "a-rather-long-word-of-forty-characters--",
         ];
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..4000 {
@@ -1069,6 +1102,14 @@ mod tests {
             pages.push(page);
         }
         pages.push(("<p>line</p>\n".repeat(40)).into_bytes());
+        // Lines about the cut (200 characters), in ASCII and not.
+        for n in [198, 199, 200, 201, 202, 260] {
+            pages.push(format!("<p>{}</p>", "x".repeat(n)).into_bytes());
+            pages.push(format!("<p>{} {}</p>", "y".repeat(n - 2), "z").into_bytes());
+            pages
+                .push(format!("<p> \t{}é {}\n</p>", "w".repeat(n - 3), "v".repeat(5)).into_bytes());
+            pages.push(format!("<p>{}</p>", "ab ".repeat(n / 3)).into_bytes());
+        }
         for p in &pages {
             assert_eq!(
                 page_text(p),
