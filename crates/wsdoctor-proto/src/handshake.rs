@@ -795,6 +795,19 @@ fn collapse(s: &str) -> String {
     out
 }
 
+/// Appends `ch` to ASCII `out` if it holds fewer than `max` characters;
+/// otherwise ends it as [`cut_chars`] does (`max - 1` characters and an
+/// ellipsis) and says false.
+fn push_within(out: &mut String, ch: char, max: usize) -> bool {
+    if out.len() < max {
+        out.push(ch);
+        return true;
+    }
+    out.truncate(max.saturating_sub(1));
+    out.push('…');
+    false
+}
+
 /// At most `max` characters, with an ellipsis when cut.
 fn cut_chars(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -870,15 +883,15 @@ pub fn page_text(body: &[u8]) -> Vec<String> {
         let name = name
             .get(..name.bytes().take_while(u8::is_ascii_alphanumeric).count())
             .unwrap_or("");
-        let is = |n: &&str| name.eq_ignore_ascii_case(n);
-        if !tag.starts_with('/') && ["script", "style", "title"].iter().any(is) {
+        let kind = tag_kind(name);
+        if !tag.starts_with('/') && kind == TagKind::Hidden {
             match closing_tag(rest, name) {
                 Some(end) => rest = rest.get(end..).unwrap_or(""),
                 None => break,
             }
             continue;
         }
-        if BLOCK_ELEMENTS.iter().any(is) {
+        if kind == TagKind::Block {
             if !page_line(&mut out, &mut line) {
                 return out;
             }
@@ -888,6 +901,36 @@ pub fn page_text(body: &[u8]) -> Vec<String> {
     }
     page_line(&mut out, &mut line);
     out
+}
+
+/// What a tag does to a page's text.
+#[derive(PartialEq)]
+enum TagKind {
+    /// Its content is not text (`script`, `style`, `title`).
+    Hidden,
+    /// It ends a line ([`BLOCK_ELEMENTS`]).
+    Block,
+    /// Anything else: a space.
+    Inline,
+}
+
+/// The kind of the tag called `name` (ASCII letters and digits, any case).
+fn tag_kind(name: &str) -> TagKind {
+    let mut low = [0u8; 8];
+    let Some(dst) = low.get_mut(..name.len()) else {
+        return TagKind::Inline;
+    };
+    for (d, s) in dst.iter_mut().zip(name.as_bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
+    let low = low.get(..name.len()).unwrap_or(&[]);
+    if matches!(low, b"script" | b"style" | b"title") {
+        TagKind::Hidden
+    } else if BLOCK_ELEMENTS.iter().any(|b| b.as_bytes() == low) {
+        TagKind::Block
+    } else {
+        TagKind::Inline
+    }
 }
 
 /// Where `</name` (any case) starts in `s`.
@@ -939,25 +982,24 @@ fn collapse_cut(s: &str, max: usize) -> String {
     // an ASCII character is this test (it counts U+000B, unlike
     // `u8::is_ascii_whitespace`).
     let ws = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
-    let mut out = String::new();
-    for w in s.as_bytes().split(ws).filter(|w| !w.is_empty()) {
-        let sep = usize::from(!out.is_empty());
-        if out.len().saturating_add(sep).saturating_add(w.len()) > max {
-            // Cut: as cut_chars does, max - 1 characters and an ellipsis.
-            let mut full = out;
-            if sep == 1 {
-                full.push(' ');
-            }
-            full.push_str(std::str::from_utf8(w).unwrap_or(""));
-            let keep = max.saturating_sub(1);
-            full.truncate(keep);
-            full.push('…');
-            return full;
+    let b = s.as_bytes();
+    let Some(start) = b.iter().position(|c| !ws(c)) else {
+        return String::new();
+    };
+    let mut out = String::with_capacity(b.len().saturating_sub(start).min(max));
+    let mut space = false;
+    for c in b.iter().skip(start) {
+        if ws(c) {
+            space = true;
+            continue;
         }
-        if sep == 1 {
-            out.push(' ');
+        if space && !push_within(&mut out, ' ', max) {
+            return out;
         }
-        out.push_str(std::str::from_utf8(w).unwrap_or(""));
+        if !push_within(&mut out, char::from(*c), max) {
+            return out;
+        }
+        space = false;
     }
     out
 }
