@@ -235,6 +235,11 @@ impl Half {
         self.advance(data.len() as u64);
         let keep = lim.overlap_check_bytes;
         if keep > 0 && !self.discard {
+            // The tail never holds more than `keep` bytes: room for all of
+            // it at once, not a doubling per segment of a new connection.
+            if self.tail.capacity() < keep {
+                self.tail.reserve_exact(keep - self.tail.len());
+            }
             if data.len() >= keep {
                 self.tail.clear();
                 self.tail
