@@ -91,10 +91,13 @@ pub(super) fn findings(
     if let Some(f) = u.response_frame {
         frames.push(f);
     }
-    let ask = format!(
-        "{} {} from {} to {}",
-        u.request.method, u.request.uri, meta.client, meta.server
-    );
+    // Only the findings of a refused or unanswered Upgrade say what was asked.
+    let ask = || {
+        format!(
+            "{} {} from {} to {}",
+            u.request.method, u.request.uri, meta.client, meta.server
+        )
+    };
     let base = |code: &'static str, msg: String| {
         Finding::of(code, msg)
             .stream(meta.stream)
@@ -108,8 +111,8 @@ pub(super) fn findings(
         .map(|p| p.code.as_str())
         .collect();
     match u.handshake.outcome {
-        Outcome::Rejected => rejected(meta, u, s, cx, out, &ask, &request_problems, base),
-        Outcome::NoResponse | Outcome::Reset => unanswered(meta, u, s, cx, out, &ask, base),
+        Outcome::Rejected => rejected(meta, u, s, cx, out, &ask(), &request_problems, base),
+        Outcome::NoResponse | Outcome::Reset => unanswered(meta, u, s, cx, out, &ask(), base),
         Outcome::Accepted | Outcome::Invalid => {}
     }
     for p in &u.handshake.problems {
