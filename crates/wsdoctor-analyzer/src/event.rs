@@ -231,4 +231,16 @@ pub enum Record<'a> {
 /// connection table's events.
 pub trait RecordSink: FlowOut {
     fn record(&mut self, r: &Record<'_>);
+
+    /// An Upgrade its emitter is done with: a sink that keeps it takes it
+    /// without a copy. By default it is seen as a [`Record::Upgrade`].
+    fn upgrade(&mut self, meta: &ConnMeta, info: UpgradeInfo) {
+        self.record(&Record::Upgrade { meta, info: &info });
+    }
+
+    /// A connection's summary, given away as [`RecordSink::upgrade`]; by
+    /// default seen as a [`Record::Summary`].
+    fn summary(&mut self, meta: &ConnMeta, s: ConnSummary) {
+        self.record(&Record::Summary { meta, s: &s });
+    }
 }

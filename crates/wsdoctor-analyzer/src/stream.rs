@@ -672,7 +672,6 @@ pub struct Stack {
     first_line: [Option<String>; 2],
     /// Where each direction's opening bytes arrived.
     opening_frame: [Option<u64>; 2],
-    upgrades: Vec<UpgradeInfo>,
     /// What the TLS analysis learnt (when the connection is TLS), at its end.
     tls_facts: Option<TlsFacts>,
     ws_frames: [u64; 2],
@@ -1182,7 +1181,8 @@ impl Stack {
                     pieces: Default::default(),
                 }));
                 self.proto = Some("websocket");
-                self.upgrades.push(*info);
+                // Its record comes before the first frame's.
+                out.upgrade(meta, *info);
                 if !s2c.is_empty() {
                     self.ws_data(meta, Dir::S2C, &s2c, at, out);
                 }
@@ -1208,10 +1208,6 @@ impl Stack {
         if let Layer::Http(h) = &self.layer {
             self.http_counts = (h.requests, h.responses);
         }
-    }
-
-    fn emit_upgrade(&mut self, meta: &ConnMeta, info: &UpgradeInfo, out: &mut dyn RecordSink) {
-        out.record(&Record::Upgrade { meta, info });
     }
 
     fn http_data(
@@ -1488,11 +1484,10 @@ impl Stack {
             let held = h.hold.take().unwrap_or_default();
             if !websocket {
                 info.handshake.outcome = Outcome::Accepted;
-                self.emit_upgrade(meta, &info, out);
-                self.upgrades.push(info);
+                out.upgrade(meta, info);
                 return Some(HttpNext::Opaque);
             }
-            self.emit_upgrade(meta, &info, out);
+            // Emitted by `apply` once the WebSocket layer is set up from it.
             let s2c = std::mem::take(rest);
             return Some(HttpNext::WebSocket {
                 info: Box::new(info),
@@ -1542,8 +1537,7 @@ impl Stack {
         let mut body = r.body;
         body.truncate(handshake::BODY_EXCERPT);
         info.body = body;
-        self.emit_upgrade(meta, &info, out);
-        self.upgrades.push(info);
+        out.upgrade(meta, info);
     }
 
     /// End every layer and say what the connection carried.
@@ -1667,8 +1661,7 @@ impl Stack {
                 body: Vec::new(),
                 page_text: Vec::new(),
             };
-            self.emit_upgrade(meta, &info, out);
-            self.upgrades.push(info);
+            out.upgrade(meta, info);
         }
     }
 }
@@ -1764,7 +1757,7 @@ impl<'a> Handler<dyn RecordSink + 'a> for Stack {
 
     fn finish(&mut self, meta: &ConnMeta, out: &mut (dyn RecordSink + 'a)) {
         let s = self.conclude(meta, out);
-        out.record(&Record::Summary { meta, s: &s });
+        out.summary(meta, s);
     }
 }
 

@@ -361,16 +361,40 @@ impl FlowOut for Diagnoser<'_> {
     }
 }
 
+impl Diagnoser<'_> {
+    fn has_room_for_upgrade(&self, stream: u64) -> bool {
+        self.live
+            .get(&stream)
+            .is_none_or(|d| d.upgrades.len() < MAX_UPGRADES)
+    }
+
+    fn keep_upgrade(&mut self, stream: u64, info: UpgradeInfo) {
+        let d = self.live.entry(stream).or_default();
+        if d.upgrades.len() < MAX_UPGRADES {
+            // Almost every connection has one: no spare capacity.
+            d.upgrades.reserve_exact(1);
+            d.upgrades.push(info);
+        }
+    }
+}
+
 impl RecordSink for Diagnoser<'_> {
+    fn upgrade(&mut self, meta: &ConnMeta, info: UpgradeInfo) {
+        self.out.record(&Record::Upgrade { meta, info: &info });
+        self.keep_upgrade(meta.stream, info);
+    }
+
+    fn summary(&mut self, meta: &ConnMeta, s: ConnSummary) {
+        self.out.record(&Record::Summary { meta, s: &s });
+        self.live.entry(meta.stream).or_default().summary = Some(Box::new(s));
+    }
+
     fn record(&mut self, r: &Record<'_>) {
         self.out.record(r);
         match r {
             Record::Upgrade { meta, info } => {
-                let d = self.live.entry(meta.stream).or_default();
-                if d.upgrades.len() < MAX_UPGRADES {
-                    // Almost every connection has one: no spare capacity.
-                    d.upgrades.reserve_exact(1);
-                    d.upgrades.push((*info).clone());
+                if self.has_room_for_upgrade(meta.stream) {
+                    self.keep_upgrade(meta.stream, (*info).clone());
                 }
             }
             Record::HttpRequest {
