@@ -232,6 +232,12 @@ pub enum Record<'a> {
 pub trait RecordSink: FlowOut {
     fn record(&mut self, r: &Record<'_>);
 
+    /// Is the text of an Upgrade's error page on `stream` wanted (see
+    /// `diagnose::Report::wants_page_text`)? Yes by default.
+    fn wants_page_text(&self, _stream: u64) -> bool {
+        true
+    }
+
     /// An Upgrade its emitter is done with: a sink that keeps it takes it
     /// without a copy. By default it is seen as a [`Record::Upgrade`].
     fn upgrade(&mut self, meta: &ConnMeta, info: UpgradeInfo) {

@@ -1533,7 +1533,9 @@ impl Stack {
         if let Some(resp) = &info.response {
             info.server = identify_server(resp, &r.body);
         }
-        info.page_text = handshake::page_text(&r.body);
+        if out.wants_page_text(meta.stream) {
+            info.page_text = handshake::page_text(&r.body);
+        }
         let mut body = r.body;
         body.truncate(handshake::BODY_EXCERPT);
         info.body = body;

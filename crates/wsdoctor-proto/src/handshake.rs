@@ -773,7 +773,9 @@ pub struct UpgradeInfo {
     /// The first lines of visible text of the response body (an error
     /// page's headings and messages, markup removed; see [`page_text`]),
     /// from the first 8 KiB the stream layer keeps: an IIS page's "HTTP
-    /// Error 404.0 - Not Found" comes after 2 KiB of style sheet.
+    /// Error 404.0 - Not Found" comes after 2 KiB of style sheet. Empty
+    /// also when its consumer said it would not show it (the analyzer's
+    /// reports decide; the diagnosis does not read it).
     pub page_text: Vec<String>,
 }
 

@@ -215,6 +215,13 @@ pub trait Report {
     fn capture(&mut self, c: &CaptureSummary, v: &Verdict);
     /// The file could not be (fully) read.
     fn error(&mut self, message: &str, offset: Option<u64>);
+    /// Would this report show the text of an error page answering an
+    /// Upgrade on `stream`? The diagnosis does not read it, so the stream
+    /// layer extracts it only when asked (a report that keeps a bounded
+    /// number of connections says no past its bound).
+    fn wants_page_text(&self, _stream: u64) -> bool {
+        true
+    }
 }
 
 /// Anomaly records of one code on one connection, aggregated.
@@ -379,6 +386,10 @@ impl Diagnoser<'_> {
 }
 
 impl RecordSink for Diagnoser<'_> {
+    fn wants_page_text(&self, stream: u64) -> bool {
+        self.out.wants_page_text(stream)
+    }
+
     fn upgrade(&mut self, meta: &ConnMeta, info: UpgradeInfo) {
         self.out.record(&Record::Upgrade { meta, info: &info });
         self.keep_upgrade(meta.stream, info);

@@ -1449,6 +1449,11 @@ impl diagnose::Report for CaptureReport {
         self.add_error(message, offset);
     }
 
+    fn wants_page_text(&self, stream: u64) -> bool {
+        // Past its bound the model keeps no Upgrade to show it in.
+        self.room_for(stream)
+    }
+
     fn record(&mut self, r: &Record<'_>) {
         match r {
             Record::Upgrade { meta, info } => {
