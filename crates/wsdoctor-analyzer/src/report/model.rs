@@ -1593,6 +1593,27 @@ mod tests {
     }
 
     #[test]
+    fn page_text_is_wanted_only_while_connections_are_kept() {
+        use crate::diagnose::Report;
+        // A model holding `n` closed connections.
+        let model = |n: usize| {
+            let mut ing = super::super::ingest::Ingest::new(ModelOpts::default());
+            for st in 0..n as u64 {
+                let v = serde_json::json!({"type": "connection", "file": "f", "stream": st, "end": "fin"});
+                ing.record(&v).unwrap();
+            }
+            ing.finish().pop().unwrap()
+        };
+        assert!(model(MAX_CONNS - 1).wants_page_text(10_000));
+        let full = model(MAX_CONNS);
+        assert_eq!(full.conns.len(), MAX_CONNS);
+        assert!(
+            !full.wants_page_text(10_000),
+            "the model is full: nobody shows it"
+        );
+    }
+
+    #[test]
     fn timestamps_beyond_rfc3339_read_back_the_same() {
         for secs in [
             0,
