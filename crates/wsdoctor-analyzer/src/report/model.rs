@@ -1173,38 +1173,51 @@ impl CaptureReport {
 
     /// A finding.
     pub fn add_finding(&mut self, mut f: ReportFinding) {
-        if f.severity >= Severity::Warning {
+        cap(&mut f.code, 128);
+        if self.count_finding(&f.code, f.severity) {
+            self.keep_finding(f);
+        }
+    }
+
+    /// Counts a finding of `code` (at most 128 characters); says whether
+    /// it is kept in full, so that a finding past the caps is not built.
+    fn count_finding(&mut self, code: &str, severity: Severity) -> bool {
+        if severity >= Severity::Warning {
             self.problems += 1;
         }
-        cap(&mut f.code, 128);
-        let same = match self.per_code.get_mut(&f.code) {
+        let same = match self.per_code.get_mut(code) {
             Some(n) => n,
             None => {
                 if self.per_code.len() >= MAX_CODES {
                     self.findings_dropped += 1;
-                    return;
+                    return false;
                 }
-                self.per_code.entry(f.code.clone()).or_default()
+                self.per_code.entry(code.to_string()).or_default()
             }
         };
         *same += 1;
-        if self.findings.len() < MAX_FINDINGS && *same <= MAX_FINDINGS_PER_CODE {
-            let sec = self.opts.secrets;
-            f.message = sec.text_owned(f.message);
-            f.hint = sec.text_owned(f.hint);
-            f.group = f.group.map(|g| sec.text_owned(g));
-            for s in [&mut f.message, &mut f.hint]
-                .into_iter()
-                .chain(f.group.as_mut())
-                .chain(f.filter.as_mut())
-            {
-                cap(s, MAX_TEXT_CHARS);
-            }
-            f.frames.truncate(MAX_FRAMES);
-            self.findings.push(f);
-        } else {
+        let keep = self.findings.len() < MAX_FINDINGS && *same <= MAX_FINDINGS_PER_CODE;
+        if !keep {
             self.findings_dropped += 1;
         }
+        keep
+    }
+
+    /// Keeps a counted finding, redacted and capped.
+    fn keep_finding(&mut self, mut f: ReportFinding) {
+        let sec = self.opts.secrets;
+        f.message = sec.text_owned(f.message);
+        f.hint = sec.text_owned(f.hint);
+        f.group = f.group.map(|g| sec.text_owned(g));
+        for s in [&mut f.message, &mut f.hint]
+            .into_iter()
+            .chain(f.group.as_mut())
+            .chain(f.filter.as_mut())
+        {
+            cap(s, MAX_TEXT_CHARS);
+        }
+        f.frames.truncate(MAX_FRAMES);
+        self.findings.push(f);
     }
 
     /// The end of the capture, with its verdict.
@@ -1438,7 +1451,20 @@ impl diagnose::Report for CaptureReport {
     }
 
     fn finding(&mut self, f: &diagnose::Finding) {
-        self.add_finding(ReportFinding::from_finding(f));
+        // The finding is built only when kept (most are counted only).
+        let mut rf = None;
+        let code = if f.code.len() <= 128 {
+            f.code
+        } else {
+            let r = rf.insert(ReportFinding::from_finding(f));
+            cap(&mut r.code, 128);
+            r.code.as_str()
+        };
+        if self.count_finding(code, f.severity) {
+            let mut r = rf.unwrap_or_else(|| ReportFinding::from_finding(f));
+            cap(&mut r.code, 128);
+            self.keep_finding(r);
+        }
     }
 
     fn capture(&mut self, c: &CaptureSummary, v: &Verdict) {
