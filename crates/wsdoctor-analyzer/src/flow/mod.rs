@@ -201,6 +201,51 @@ pub struct ConnMeta {
 const MAX_GAPS_LISTED: usize = 64;
 
 impl ConnMeta {
+    /// A connection first seen in `frame` at `ts`, with nothing counted yet.
+    pub fn new(
+        stream: u64,
+        client: Endpoint,
+        server: Endpoint,
+        roles_from_syn: bool,
+        frame: u64,
+        ts: Ts,
+    ) -> ConnMeta {
+        ConnMeta {
+            stream,
+            client,
+            server,
+            syn: false,
+            roles_from_syn,
+            first_frame: frame,
+            last_frame: frame,
+            first_ts: ts,
+            last_ts: ts,
+            packets: 0,
+            bytes: [0; 2],
+            tcp_len: [0; 2],
+            gaps: Vec::new(),
+            gaps_total: 0,
+            gap_bytes: 0,
+            retransmissions: 0,
+            out_of_order: 0,
+            acked_unseen: 0,
+            after_end_bytes: 0,
+            overlap_conflicts: 0,
+            conflict_frames: Vec::new(),
+            end: ConnEnd::Open,
+            fin_seen: [false; 2],
+            rst_frame: None,
+            fin: [None; 2],
+            rst: None,
+            first_data: [None; 2],
+            last_data: [None; 2],
+            first_close: None,
+            reasm_limit_hits: 0,
+            evicted: false,
+            decrypted: false,
+        }
+    }
+
     /// Swap client and server (only sensible before any data was delivered).
     pub fn swap_roles(&mut self) {
         std::mem::swap(&mut self.client, &mut self.server);
@@ -572,40 +617,7 @@ impl<H> FlowTable<H> {
         } else {
             (src, dst, false)
         };
-        let meta = ConnMeta {
-            stream: self.next_stream,
-            client,
-            server,
-            syn: false,
-            roles_from_syn: from_syn,
-            first_frame: frame,
-            last_frame: frame,
-            first_ts: ts,
-            last_ts: ts,
-            packets: 0,
-            bytes: [0; 2],
-            tcp_len: [0; 2],
-            gaps: Vec::new(),
-            gaps_total: 0,
-            gap_bytes: 0,
-            retransmissions: 0,
-            out_of_order: 0,
-            acked_unseen: 0,
-            after_end_bytes: 0,
-            overlap_conflicts: 0,
-            conflict_frames: Vec::new(),
-            end: ConnEnd::Open,
-            fin_seen: [false; 2],
-            rst_frame: None,
-            fin: [None; 2],
-            rst: None,
-            first_data: [None; 2],
-            last_data: [None; 2],
-            first_close: None,
-            reasm_limit_hits: 0,
-            evicted: false,
-            decrypted: false,
-        };
+        let meta = ConnMeta::new(self.next_stream, client, server, from_syn, frame, ts);
         self.next_stream += 1;
         self.stats.streams = self.next_stream;
         let conn = Conn {
