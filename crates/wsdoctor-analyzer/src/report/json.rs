@@ -159,6 +159,19 @@ impl<'b> Obj<'b> {
     }
 
     /// A value written by `f` (raw JSON).
+    /// Fields already rendered (`"a":1,"b":2`), as if written one by one.
+    pub fn fields(&mut self, rendered: &[u8]) -> &mut Self {
+        if rendered.is_empty() {
+            return self;
+        }
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        self.buf.extend_from_slice(rendered);
+        self
+    }
+
     pub fn raw(&mut self, k: &str, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
         let b = self.key(k);
         f(b);

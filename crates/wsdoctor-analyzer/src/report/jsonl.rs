@@ -9,11 +9,12 @@ use super::json::{string, Obj};
 use super::model::TlsInfo;
 use crate::diagnose::{Finding, Report, Verdict};
 use crate::event::{CaptureSummary, ConnSummary, Record};
-use crate::flow::ConnMeta;
+use crate::flow::{ConnMeta, Endpoint};
 use crate::proto::handshake::{UpgradeInfo, BODY_EXCERPT};
 use crate::proto::mqtt::{self, Body, PropValue, Properties};
 use crate::redact::Secrets;
 use base64::Engine as _;
+use foldhash::HashMap;
 use std::io::Write;
 
 /// Privacy and size settings of rendered records.
@@ -44,10 +45,26 @@ impl RenderOpts {
     }
 }
 
+/// Connections whose rendered fields are kept between their records.
+const MAX_CACHED_CONNS: usize = 4096;
+
+/// A connection's fields as last rendered, with what they were made from
+/// (the roles can swap and decryption can start during a connection).
+struct ConnFields {
+    client: Endpoint,
+    server: Endpoint,
+    decrypted: bool,
+    rendered: Vec<u8>,
+}
+
 /// Writes one capture's records to `out`.
 pub struct Jsonl<W: Write> {
     out: W,
-    file: String,
+    /// `"file":"..."`, rendered once.
+    file: Vec<u8>,
+    /// `"stream":..,"client":..,"server":..` per live connection, rendered
+    /// once per connection rather than once per record.
+    conn_fields: HashMap<u64, ConnFields>,
     buf: Vec<u8>,
     opts: RenderOpts,
     /// First write error (the report is then incomplete).
@@ -60,9 +77,12 @@ impl<W: Write> Jsonl<W> {
     }
 
     pub fn with_opts(out: W, file: &str, opts: RenderOpts) -> Self {
+        let mut rendered = Vec::new();
+        Obj::new(&mut rendered).str("file", file);
         Jsonl {
             out,
-            file: file.to_string(),
+            file: rendered.get(1..).unwrap_or_default().to_vec(),
+            conn_fields: HashMap::default(),
             buf: Vec::with_capacity(1024),
             opts,
             io_error: None,
@@ -76,7 +96,41 @@ impl<W: Write> Jsonl<W> {
     fn begin(&mut self, ty: &str) -> Obj<'_> {
         self.buf.clear();
         let mut o = Obj::new(&mut self.buf);
-        o.str("type", ty).str("file", &self.file);
+        o.str("type", ty).fields(&self.file);
+        o
+    }
+
+    /// [`Self::begin`] and the connection's fields.
+    fn begin_conn(&mut self, ty: &str, m: &ConnMeta) -> Obj<'_> {
+        let fresh = |c: &ConnFields| {
+            c.client == m.client && c.server == m.server && c.decrypted == m.decrypted
+        };
+        let known = self.conn_fields.get(&m.stream);
+        if !known.is_some_and(fresh)
+            && (known.is_some() || self.conn_fields.len() < MAX_CACHED_CONNS)
+        {
+            let mut rendered = Vec::with_capacity(96);
+            Self::conn_fields(&mut Obj::new(&mut rendered), m);
+            rendered.remove(0); // the object's `{`
+            let c = ConnFields {
+                client: m.client,
+                server: m.server,
+                decrypted: m.decrypted,
+                rendered,
+            };
+            self.conn_fields.insert(m.stream, c);
+        }
+        self.buf.clear();
+        let mut o = Obj::new(&mut self.buf);
+        o.str("type", ty).fields(&self.file);
+        match self.conn_fields.get(&m.stream).filter(|c| fresh(c)) {
+            Some(c) => o.fields(&c.rendered),
+            // More live connections than are cached: rendered each time.
+            None => {
+                Self::conn_fields(&mut o, m);
+                &mut o
+            }
+        };
         o
     }
 
@@ -181,8 +235,7 @@ impl<W: Write> Jsonl<W> {
     fn upgrade(&mut self, m: &ConnMeta, u: &UpgradeInfo) {
         let opts = self.opts.clone();
         let sec = opts.secrets();
-        let mut o = self.begin("upgrade");
-        Self::conn_fields(&mut o, m);
+        let mut o = self.begin_conn("upgrade", m);
         let h = &u.handshake;
         let resp = u.response.as_ref();
         let req_h = |name: &str| u.header(name).map(|v| sec.header(name, v));
@@ -293,8 +346,7 @@ impl<W: Write> Jsonl<W> {
     ) {
         let opts = self.opts.clone();
         let sec = opts.secrets();
-        let mut o = self.begin("mqtt");
-        Self::conn_fields(&mut o, m);
+        let mut o = self.begin_conn("mqtt", m);
         o.str("dir", dir.as_str())
             .u64("frame", frame)
             .ts("ts", ts)
@@ -503,8 +555,7 @@ impl<W: Write> Report for Jsonl<W> {
                 end,
             } => {
                 let sec = self.opts.secrets();
-                let mut o = self.begin("ws");
-                Self::conn_fields(&mut o, meta);
+                let mut o = self.begin_conn("ws", meta);
                 o.str("dir", dir.as_str())
                     .u64("frame", *frame)
                     .ts("ts", *ts)
@@ -549,6 +600,7 @@ impl<W: Write> Report for Jsonl<W> {
         // The summary lines the reports show (made here for every
         // connection: the records carry what the reports need).
         let summary = super::lines::conn_lines(p, upgrades);
+        self.conn_fields.remove(&m.stream);
         let mut o = self.begin("connection");
         o.u64("stream", m.stream)
             .endpoint("client", m.client)
@@ -729,5 +781,90 @@ impl<W: Write> Report for Jsonl<W> {
         let mut o = self.begin("error");
         o.str("message", message).opt_u64("offset", offset).end();
         self.flush_line();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Ts;
+    use crate::flow::Dir;
+    use crate::proto::ws::{FrameEnd, FrameHeader};
+
+    fn ws_line(j: &mut Jsonl<Vec<u8>>, m: &ConnMeta) -> String {
+        let h = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: 2,
+            masked: false,
+            mask: None,
+            payload_len: 4,
+            header_len: 2,
+            offset: 0,
+            compressed: false,
+            message_opcode: 2,
+        };
+        let end = FrameEnd::default();
+        let before = j.out.len();
+        j.record(&Record::Ws {
+            meta: m,
+            dir: Dir::S2C,
+            frame: 7,
+            ts: Ts::default(),
+            h: &h,
+            end: &end,
+        });
+        String::from_utf8(j.out[before..].to_vec()).unwrap()
+    }
+
+    fn ep(s: &str) -> Endpoint {
+        let a: std::net::SocketAddr = s.parse().unwrap();
+        Endpoint {
+            ip: a.ip(),
+            port: a.port(),
+        }
+    }
+
+    /// The connection fields rendered once per connection are the ones
+    /// rendered each time: after a role swap, once decryption starts, and
+    /// with more live connections than are cached.
+    #[test]
+    fn cached_connection_fields_equal_fresh_ones() {
+        let fresh = |m: &ConnMeta| {
+            let mut j = Jsonl::new(Vec::new(), "a \"capture\".pcap");
+            ws_line(&mut j, m)
+        };
+        let mut j = Jsonl::new(Vec::new(), "a \"capture\".pcap");
+        let mut m = ConnMeta::new(
+            3,
+            ep("10.0.0.1:40000"),
+            ep("10.0.0.2:80"),
+            true,
+            1,
+            Ts::default(),
+        );
+        assert_eq!(ws_line(&mut j, &m), fresh(&m));
+        assert_eq!(ws_line(&mut j, &m), fresh(&m));
+        m.swap_roles();
+        assert_eq!(ws_line(&mut j, &m), fresh(&m));
+        assert!(ws_line(&mut j, &m).contains("\"client\":\"10.0.0.2:80\""));
+        m.decrypted = true;
+        assert_eq!(ws_line(&mut j, &m), fresh(&m));
+        assert!(ws_line(&mut j, &m).contains("\"decrypted\":true"));
+        for st in 10..10 + MAX_CACHED_CONNS as u64 + 5 {
+            let other = ConnMeta::new(
+                st,
+                ep("[2001:db8::1]:1"),
+                ep("10.0.0.9:8080"),
+                false,
+                1,
+                Ts::default(),
+            );
+            assert_eq!(ws_line(&mut j, &other), fresh(&other));
+        }
+        assert_eq!(j.conn_fields.len(), MAX_CACHED_CONNS);
+        // A connection's record forgets its fields.
+        j.connection(&m, &ConnSummary::default(), &[]);
+        assert_eq!(j.conn_fields.len(), MAX_CACHED_CONNS - 1);
     }
 }
