@@ -1536,9 +1536,13 @@ impl Stack {
         if out.wants_page_text(meta.stream) {
             info.page_text = handshake::page_text(&r.body);
         }
-        let mut body = r.body;
-        body.truncate(handshake::BODY_EXCERPT);
-        info.body = body;
+        // A copy of the excerpt: the page's buffer is up to 8 KiB, and the
+        // diagnosis keeps the Upgrade until the connection is reported.
+        info.body = r
+            .body
+            .get(..handshake::BODY_EXCERPT)
+            .unwrap_or(&r.body)
+            .to_vec();
         out.upgrade(meta, info);
     }
 

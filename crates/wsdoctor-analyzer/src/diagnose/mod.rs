@@ -375,7 +375,11 @@ impl Diagnoser<'_> {
             .is_none_or(|d| d.upgrades.len() < MAX_UPGRADES)
     }
 
-    fn keep_upgrade(&mut self, stream: u64, info: UpgradeInfo) {
+    fn keep_upgrade(&mut self, stream: u64, mut info: UpgradeInfo) {
+        // Its page text went out with its record; neither the diagnosis
+        // nor a connection's record reads it, and the Upgrade is kept until
+        // the connection is reported (after its linger).
+        info.page_text = Vec::new();
         let d = self.live.entry(stream).or_default();
         if d.upgrades.len() < MAX_UPGRADES {
             // Almost every connection has one: no spare capacity.
