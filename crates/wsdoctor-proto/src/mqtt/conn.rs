@@ -253,7 +253,7 @@ struct DirState {
 
 /// Largest resync probe tail kept between chunks.
 const MAX_PROBE_TAIL: usize = 256;
-/// Buffer capacity kept after a large packet.
+/// Buffer capacity kept after a packet (a larger buffer is freed).
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// Room for `more` bytes of a packet of `total` bytes. Once the bytes held
@@ -647,7 +647,8 @@ impl MqttConn {
             );
             buf.clear();
             if buf.capacity() > KEEP_CAPACITY {
-                buf.shrink_to(KEEP_CAPACITY);
+                // Given back whole: shrinking would copy the kept part.
+                buf = Vec::new();
             }
             let st = self.dir_mut(dir);
             add(&mut st.consumed, total as u64);
