@@ -84,7 +84,8 @@ pub struct Common {
     #[arg(long)]
     pub show_secrets: bool,
     /// Bytes of each MQTT payload shown in records and reports (text, or
-    /// base64 / hex when binary).
+    /// base64 / hex when binary). At most the first 64 KiB of a PUBLISH
+    /// that spans several TCP segments or WebSocket frames are held.
     #[arg(long, default_value_t = 256)]
     pub payload_bytes: usize,
     /// Never show a progress bar.

@@ -443,6 +443,8 @@ fn check_packet(p: &Packet<'_>, first: u8, body: &[u8]) {
             assert!(within(body, x.payload));
             // (the topic is decoded lossily, so its length is not the wire's)
             assert!(x.payload.len() <= body.len());
+            // decoded whole, the payload is all there
+            assert_eq!(x.payload_len, x.payload.len() as u64);
         }
         mqtt::Body::Connect(c) => {
             if let Some(pw) = c.password {

@@ -406,7 +406,7 @@ impl<W: Write> Jsonl<W> {
                     .str("topic", &pb.topic)
                     .opt_u64("topic_alias", pb.topic_alias.map(|v| v as u64))
                     .bool("topic_from_alias", pb.topic_from_alias)
-                    .u64("payload_len", pb.payload.len() as u64)
+                    .u64("payload_len", pb.payload_len)
                     .raw("payload", |b| bytes_value(b, pb.payload, max));
                 if !pb.properties.is_empty() {
                     o.raw("properties", |b| properties(b, &pb.properties, max, sec));

@@ -430,7 +430,7 @@ impl MqttPacket {
                 m.retain = pb.retain;
                 m.dup = pb.dup;
                 m.topic = Some(pb.topic.to_string());
-                m.payload_len = Some(pb.payload.len() as u64);
+                m.payload_len = Some(pb.payload_len);
                 m.payload = Some(Payload::from_bytes(pb.payload, payload_bytes));
             }
             Body::Puback(r) | Body::Pubrec(r) | Body::Pubrel(r) | Body::Pubcomp(r) => {

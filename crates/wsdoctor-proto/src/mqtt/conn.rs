@@ -242,6 +242,9 @@ struct DirState {
     peak_buf: usize,
     /// Bytes of an oversize packet still to discard.
     skip: u64,
+    /// Bytes of the packet in `buf` counted but not held: the payload of a
+    /// large PUBLISH past its first [`PUBLISH_PAYLOAD_HELD`] bytes.
+    tail: u64,
     resync: Option<Resync>,
     aliases: HashMap<u16, String>,
     alias_bytes: usize,
@@ -255,6 +258,43 @@ struct DirState {
 const MAX_PROBE_TAIL: usize = 256;
 /// Buffer capacity kept after a packet (a larger buffer is freed).
 const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// Payload bytes of a large PUBLISH held to decode it (with its variable
+/// header); the rest is counted, not buffered, so memory does not grow with
+/// the packets' size. The reports show at most the first few hundred bytes.
+pub const PUBLISH_PAYLOAD_HELD: usize = 64 * 1024;
+
+/// Where the payload of a PUBLISH starts in its body (after the topic, the
+/// packet identifier when QoS > 0, and the MQTT 5 properties), once the
+/// length fields are in `body`; the payload itself need not be.
+fn publish_payload_start(body: &[u8], qos: u8, v5: bool) -> Option<usize> {
+    let topic = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let mut pos = topic.checked_add(2)?;
+    if qos > 0 {
+        pos = pos.checked_add(2)?;
+    }
+    if v5 {
+        let mut len = 0usize;
+        for i in 0..4u32 {
+            let b = *body.get(pos.checked_add(usize::try_from(i).ok()?)?)?;
+            len |= usize::from(b & 0x7F).checked_shl(7u32.checked_mul(i)?)?;
+            if b & 0x80 == 0 {
+                return pos
+                    .checked_add(usize::try_from(i).ok()?.checked_add(1)?)?
+                    .checked_add(len);
+            }
+        }
+        return None;
+    }
+    Some(pos)
+}
+
+/// A packet's body as held: all of it, or the start of a large PUBLISH and
+/// the number of bytes after it that were counted, not held.
+struct Held<'a> {
+    body: &'a [u8],
+    untaken: u64,
+}
 
 /// Room for `more` bytes of a packet of `total` bytes. Once the bytes held
 /// would outgrow the buffer, it goes straight to the packet's size, so a large
@@ -382,6 +422,7 @@ impl MqttConn {
         let st = self.dir(dir);
         st.consumed
             .saturating_add(st.buf.len() as u64)
+            .saturating_add(st.tail)
             .saturating_add(st.skip)
     }
 
@@ -494,7 +535,7 @@ impl MqttConn {
                 let total = usize::try_from(total).unwrap_or(usize::MAX);
                 match (input.get(hl..total), input.get(total..)) {
                     (Some(body), Some(rest)) => {
-                        self.deliver(dir, ts, b0, header_len, body, sink);
+                        self.deliver(dir, ts, b0, header_len, Held { body, untaken: 0 }, sink);
                         add(&mut self.dir_mut(dir).consumed, total as u64);
                         rest
                     }
@@ -590,6 +631,7 @@ impl MqttConn {
         sink: &mut dyn FnMut(Event<'_>),
     ) -> &'i [u8] {
         let max_packet = u64::from(self.limits.max_packet_bytes);
+        let known_level = self.level.filter(|_| !self.level_inferred);
         let st = self.dir_mut(dir);
         let (hl, rl) = loop {
             match parse_fixed_header(&st.buf) {
@@ -629,20 +671,49 @@ impl MqttConn {
             return input;
         }
         let total = usize::try_from(total).unwrap_or(usize::MAX);
-        let need = total.saturating_sub(st.buf.len());
+        // A large PUBLISH on a connection whose level its CONNECT set: held
+        // up to its variable header and the first payload bytes.
+        let hold_limit = match known_level {
+            Some(level) if b0 >> 4 == msg::PUBLISH => st
+                .buf
+                .get(usize::from(hl)..)
+                .and_then(|body| publish_payload_start(body, (b0 >> 1) & 3, level >= 5))
+                .and_then(|start| start.checked_add(usize::from(hl)))
+                .and_then(|start| start.checked_add(PUBLISH_PAYLOAD_HELD))
+                .filter(|&limit| limit < total),
+            _ => None,
+        };
+        let have = st
+            .buf
+            .len()
+            .saturating_add(usize::try_from(st.tail).unwrap_or(usize::MAX));
+        let need = total.saturating_sub(have);
         let take = need.min(input.len());
-        reserve_packet(&mut st.buf, total, take);
-        st.buf.extend_from_slice(input.get(..take).unwrap_or(&[]));
+        let hold = match hold_limit {
+            Some(limit) => take.min(limit.saturating_sub(st.buf.len())),
+            None => take,
+        };
+        reserve_packet(&mut st.buf, hold_limit.unwrap_or(total), hold);
+        st.buf.extend_from_slice(input.get(..hold).unwrap_or(&[]));
+        add(&mut st.tail, take.saturating_sub(hold) as u64);
         st.peak_buf = st.peak_buf.max(st.buf.len());
         input = input.get(take..).unwrap_or(&[]);
-        if st.buf.len() >= total {
+        let have = st
+            .buf
+            .len()
+            .saturating_add(usize::try_from(st.tail).unwrap_or(usize::MAX));
+        if have >= total {
             let mut buf = std::mem::take(&mut st.buf);
+            let untaken = std::mem::take(&mut st.tail);
             self.deliver(
                 dir,
                 ts,
                 b0,
                 hl,
-                buf.get(usize::from(hl)..).unwrap_or(&[]),
+                Held {
+                    body: buf.get(usize::from(hl)..).unwrap_or(&[]),
+                    untaken,
+                },
                 sink,
             );
             buf.clear();
@@ -792,7 +863,7 @@ impl MqttConn {
         }
         let mut resync = true;
         if !st.buf.is_empty() {
-            let have = st.buf.len() as u64;
+            let have = (st.buf.len() as u64).saturating_add(std::mem::take(&mut st.tail));
             let b0 = st.buf.first().copied().unwrap_or(0);
             let off = st.consumed;
             let total = match parse_fixed_header(&st.buf) {
@@ -851,7 +922,7 @@ impl MqttConn {
             sink,
         );
         let st = self.dir_mut(dir);
-        let have = st.buf.len() as u64;
+        let have = (st.buf.len() as u64).saturating_add(std::mem::take(&mut st.tail));
         let off = st.consumed;
         let in_resync = st.resync.is_some();
         st.skip = 0;
@@ -886,7 +957,7 @@ impl MqttConn {
         for dir in [Dir::C2S, Dir::S2C] {
             let st = self.dir_mut(dir);
             let off = st.consumed;
-            let have = st.buf.len() as u64;
+            let have = (st.buf.len() as u64).saturating_add(std::mem::take(&mut st.tail));
             let skip = st.skip;
             let resync = st.resync.take();
             let b0 = st.buf.first().copied();
@@ -1058,9 +1129,10 @@ impl MqttConn {
         ts: f64,
         b0: u8,
         header_len: u8,
-        body: &[u8],
+        held: Held<'_>,
         sink: &mut dyn FnMut(Event<'_>),
     ) {
+        let Held { body, untaken } = held;
         let offset = self.dir(dir).consumed;
         let msg_type = b0 >> 4;
         let (mut pkt, evidence) = if self.level_inferred || self.level.is_none() {
@@ -1085,6 +1157,14 @@ impl MqttConn {
             decode::decode_at(b0, body, self.level, &self.limits, offset, header_len)
         };
         let _ = evidence;
+        if untaken > 0 {
+            // Only the start of a large PUBLISH was held (see buffered_step).
+            let whole = (body.len() as u64).saturating_add(untaken);
+            pkt.remaining_len = u32::try_from(whole).unwrap_or(u32::MAX);
+            if let Body::Publish(p) = &mut pkt.body {
+                p.payload_len = p.payload_len.saturating_add(untaken);
+            }
+        }
         if let Body::Connect(c) = &pkt.body {
             if dir == Dir::C2S && !c.protocol_name.is_empty() {
                 self.level = Some(c.level & 0x7F);

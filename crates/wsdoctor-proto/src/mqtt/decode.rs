@@ -786,6 +786,7 @@ impl<'a> Dec<'a, '_> {
             );
         }
         p.payload = self.rest();
+        p.payload_len = p.payload.len() as u64;
         Some(())
     }
 

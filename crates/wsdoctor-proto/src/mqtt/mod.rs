@@ -47,7 +47,10 @@ mod names;
 #[cfg(test)]
 mod tests;
 
-pub use conn::{Event, FindingCode, FlowCounts, MqttConn, SessionFinding, Summary, TopicCount};
+pub use conn::{
+    Event, FindingCode, FlowCounts, MqttConn, SessionFinding, Summary, TopicCount,
+    PUBLISH_PAYLOAD_HELD,
+};
 pub use decode::flags_valid;
 pub use decode::{decode_packet, decode_packet_with, parse_fixed_header, FixedHeader};
 
@@ -562,8 +565,12 @@ pub struct Publish<'a> {
     pub topic_from_alias: bool,
     /// Present for QoS > 0.
     pub packet_id: Option<u16>,
-    /// Application message (everything after the variable header).
+    /// Application message (everything after the variable header), or
+    /// its first [`PUBLISH_PAYLOAD_HELD`] bytes when a [`MqttConn`] did not
+    /// hold a large one whole (`payload_len` says how long it was).
     pub payload: &'a [u8],
+    /// Length of the application message on the wire.
+    pub payload_len: u64,
     /// PUBLISH properties (MQTT 5).
     pub properties: Properties<'a>,
 }

@@ -1366,15 +1366,115 @@ fn publish_of_200_kib_straddling_many_segments() {
         conn.feed(Dir::C2S, 0.0, c, &mut |e| {
             if let Event::Packet(_, p) = e {
                 if let Body::Publish(pb) = &p.body {
-                    got.push((i, pb.topic.to_string(), pb.packet_id, pb.payload.to_vec()));
+                    got.push((
+                        i,
+                        pb.topic.to_string(),
+                        pb.packet_id,
+                        pb.payload.to_vec(),
+                        pb.payload_len,
+                        p.remaining_len,
+                    ));
                 }
             }
         });
     }
     assert_eq!(got.len(), 1);
-    let (at, topic, id, data) = &got[0];
+    let (at, topic, id, data, len, rl) = &got[0];
     assert_eq!(*at, n - 1, "reported when its last byte arrived");
     assert_eq!((topic.as_str(), *id), ("big/topic", Some(7)));
-    assert_eq!(data, &payload);
-    assert!(conn.peak_buffered_bytes(Dir::C2S) <= MqttLimits::default().max_packet_bytes as usize);
+    // Its start is held, the rest counted: memory does not grow with it.
+    assert_eq!(data, &payload[..PUBLISH_PAYLOAD_HELD]);
+    assert_eq!(*len, payload.len() as u64);
+    assert_eq!(*rl as usize, body.len());
+    assert!(conn.peak_buffered_bytes(Dir::C2S) <= PUBLISH_PAYLOAD_HELD + 64);
+    // The next packet is decoded where it starts.
+    let mut next = Vec::new();
+    conn.feed(Dir::C2S, 0.0, &[0xC0, 0], &mut |e| {
+        if let Event::Packet(_, p) = e {
+            next.push((p.msg_type, p.offset));
+        }
+    });
+    assert_eq!(next, vec![(12, (stream.len()) as u64)]);
+}
+
+#[test]
+fn a_large_publish_held_in_part_is_the_whole_one_otherwise() {
+    // Fed whole, in 1448-byte chunks, and with a gap inside its payload:
+    // the same packet (payload start, lengths, offset) or, with the gap,
+    // dropped as truncated as before; MQTT 5 with properties too.
+    for v5 in [false, true] {
+        let payload: Vec<u8> = (0..150_000).map(|i| (i % 251) as u8).collect();
+        let mut body = cat(&[&s("t/big"), &[0, 9]]);
+        if v5 {
+            body.extend_from_slice(&[3, 0x23, 0, 5]); // Topic Alias 5
+        }
+        body.extend_from_slice(&payload);
+        let pkt = enc(0x32, &body);
+        let connect = if v5 {
+            v5_connect("c")
+        } else {
+            v311_connect("c", 60)
+        };
+        let run = |chunk: usize, gap_at: Option<usize>| {
+            let mut conn = MqttConn::new(MqttLimits::default(), false);
+            let mut out = Vec::new();
+            let mut rec = |e: Event<'_>| match e {
+                Event::Packet(_, p) => {
+                    if let Body::Publish(pb) = &p.body {
+                        out.push(format!(
+                            "{} {} {} {} {}",
+                            pb.topic,
+                            pb.payload_len,
+                            p.remaining_len,
+                            p.offset,
+                            pb.payload[..1000] == payload[..1000]
+                        ));
+                    }
+                }
+                Event::Anomaly(_, a) => out.push(a.code.as_str().to_string()),
+                _ => {}
+            };
+            conn.feed(Dir::C2S, 0.0, &connect, &mut rec);
+            let (a, b) = pkt.split_at(gap_at.unwrap_or(pkt.len()));
+            for c in a.chunks(chunk) {
+                conn.feed(Dir::C2S, 0.0, c, &mut rec);
+            }
+            if gap_at.is_some() {
+                conn.gap(Dir::C2S, 100, &mut rec);
+                for c in b[100..].chunks(chunk) {
+                    conn.feed(Dir::C2S, 0.0, c, &mut rec);
+                }
+            }
+            conn.end(&mut rec);
+            out
+        };
+        let whole = run(pkt.len(), None);
+        assert_eq!(whole.len(), 1, "{whole:?}");
+        assert_eq!(run(1448, None), whole, "v5 {v5}");
+        let gapped = run(1448, Some(100_000));
+        assert!(
+            gapped.iter().any(|l| l == "mqtt_truncated_packet"),
+            "{gapped:?}"
+        );
+        assert_eq!(gapped.iter().filter(|l| l.starts_with("t/big")).count(), 0);
+        // Bytes of unknown length lost inside it: dropped, and nothing of it
+        // is left counted (the stream offset is what was fed).
+        let mut conn = MqttConn::new(MqttLimits::default(), false);
+        let mut codes = Vec::new();
+        let mut rec = |e: Event<'_>| {
+            if let Event::Anomaly(_, a) = e {
+                codes.push(a.code.as_str());
+            }
+        };
+        conn.feed(Dir::C2S, 0.0, &connect, &mut rec);
+        for c in pkt[..100_000].chunks(1448) {
+            conn.feed(Dir::C2S, 0.0, c, &mut rec);
+        }
+        conn.lost(Dir::C2S, &mut rec);
+        assert_eq!(
+            conn.stream_offset(Dir::C2S),
+            (connect.len() + 100_000) as u64
+        );
+        assert!(codes.contains(&"mqtt_truncated_packet"), "{codes:?}");
+    }
 }
