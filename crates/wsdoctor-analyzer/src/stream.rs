@@ -571,6 +571,9 @@ fn with_ws_dir(
     let ring = &mut pieces[dir.idx()];
     if ring.len() >= MAX_PIECES {
         ring.pop_front();
+    } else if ring.capacity() < MAX_PIECES {
+        // Its whole room at once, not a doubling per piece of a new connection.
+        ring.reserve_exact(MAX_PIECES - ring.len());
     }
     ring.push_back((end, at));
     let mut ctx = WsCtx {

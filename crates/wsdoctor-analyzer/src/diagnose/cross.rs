@@ -61,7 +61,8 @@ pub(super) struct Leg {
     pub server: Endpoint,
     pub method: String,
     pub uri: String,
-    pub version: String,
+    /// `HTTP/1.0` or `HTTP/1.1` (httparse reads no other version).
+    pub version: &'static str,
     pub upgrade: Option<String>,
     pub connection: Option<String>,
 }
@@ -220,7 +221,11 @@ impl Cross {
             server: meta.server,
             method: req.method.clone(),
             uri: req.uri.clone(),
-            version: format!("HTTP/1.{}", req.minor_version),
+            version: if req.minor_version == 0 {
+                "HTTP/1.0"
+            } else {
+                "HTTP/1.1"
+            },
             upgrade: req.headers.get("upgrade").map(str::to_string),
             connection: req.headers.get("connection").map(str::to_string),
         });

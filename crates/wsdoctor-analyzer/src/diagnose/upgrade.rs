@@ -63,12 +63,20 @@ fn body_text(u: &UpgradeInfo) -> std::borrow::Cow<'_, str> {
 
 /// The `<title>` of an error page, if it has one.
 pub(super) fn page_title(body: &[u8]) -> Option<String> {
-    let t = crate::proto::lossy(body);
-    let lower = t.to_ascii_lowercase();
-    let a = lower.find("<title>")? + 7;
-    let b = lower.get(a..)?.find("</title>")? + a;
-    let s = t.get(a..b)?.trim();
+    let a = find_ascii_ci(body, b"<title>")? + 7;
+    let b = find_ascii_ci(body.get(a..)?, b"</title>")? + a;
+    let t = crate::proto::lossy(body.get(a..b)?);
+    let s = t.trim();
     (!s.is_empty()).then(|| s.chars().take(120).collect())
+}
+
+/// Where `needle` (lowercase ASCII, starting with `<`) first occurs in
+/// `hay`, ASCII case ignored.
+fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'<', hay).find(|&i| {
+        hay.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
 }
 
 fn is_iis8_plus(p: Option<&ServerProduct>) -> bool {
@@ -444,5 +452,28 @@ fn unanswered(
             },
             fallback,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_title;
+
+    #[test]
+    fn page_titles() {
+        let t = |b: &[u8]| page_title(b);
+        assert_eq!(
+            t(b"<html><TITLE> 404 - Not Found </Title>"),
+            Some("404 - Not Found".into())
+        );
+        assert_eq!(
+            t(b"\xff\xfe<title>IIS \xe9 7.5</title>"),
+            Some("IIS \u{fffd} 7.5".into())
+        );
+        assert_eq!(t(b"<title></title>"), None);
+        assert_eq!(t(b"<title>no end"), None);
+        assert_eq!(t(b"<titl"), None);
+        let long = format!("<title>{}</title>", "é".repeat(300));
+        assert_eq!(t(long.as_bytes()).unwrap().chars().count(), 120);
     }
 }
