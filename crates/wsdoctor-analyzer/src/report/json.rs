@@ -22,13 +22,45 @@ static ESCAPE: [bool; 256] = {
     t
 };
 
+/// Where the first byte that [`ESCAPE`] marks is in `b`. Eight bytes at a
+/// time (a word that holds none of them is skipped whole), then one by one.
+fn first_escape(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of the result is set where `x`'s byte is
+    // below `n` (for bytes below 0x80; others are tested by `ascii`).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| below(x, 1);
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        let hit = below(x, 0x20)
+            | zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | zero(x ^ (ONES * 0x7f));
+        if hit != 0 {
+            // The word holds one (a byte >= 0x80 can only hide nothing here:
+            // the exact position is found byte by byte).
+            break;
+        }
+        at += 8;
+    }
+    b.get(at..)?
+        .iter()
+        .position(|&c| ESCAPE[c as usize])
+        .map(|i| at + i)
+}
+
 /// Append `s` as a JSON string literal.
 pub fn string(buf: &mut Vec<u8>, s: &str) {
     buf.reserve(s.len() + 2);
     buf.push(b'"');
     let mut rest = s.as_bytes();
-    // Copy runs of plain bytes whole; the scan is a table lookup per byte.
-    while let Some(i) = rest.iter().position(|&b| ESCAPE[b as usize]) {
+    // Copy runs of plain bytes whole; the scan looks at 8 bytes at a time.
+    while let Some(i) = first_escape(rest) {
         let (plain, tail) = rest.split_at(i);
         buf.extend_from_slice(plain);
         let b = tail[0];
@@ -227,6 +259,38 @@ pub fn itoa(b: &mut Vec<u8>, mut v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_escape_equals_a_scan_byte_by_byte() {
+        let scan = |b: &[u8]| b.iter().position(|&c| ESCAPE[c as usize]);
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let alphabet: Vec<u8> = (0..=255u8).collect();
+        for len in 0..200 {
+            for _ in 0..50 {
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        // mostly plain text, sometimes any byte
+                        if x % 16 == 0 {
+                            alphabet[(x >> 8) as usize % 256]
+                        } else {
+                            b'a' + (x >> 8) as u8 % 26
+                        }
+                    })
+                    .collect();
+                assert_eq!(first_escape(&s), scan(&s), "{s:?}");
+            }
+        }
+        for c in 0..=255u8 {
+            for at in 0..17 {
+                let mut s = vec![b'x'; 17];
+                s[at] = c;
+                assert_eq!(first_escape(&s), scan(&s), "{c} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn writes_valid_json() {
