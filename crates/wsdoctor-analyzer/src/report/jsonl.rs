@@ -57,6 +57,14 @@ struct ConnFields {
     rendered: Vec<u8>,
 }
 
+/// A record's object started in `buf`: its type and the file.
+fn start<'b>(buf: &'b mut Vec<u8>, file: &[u8], ty: &str) -> Obj<'b> {
+    buf.clear();
+    let mut o = Obj::new(buf);
+    o.str("type", ty).fields(file);
+    o
+}
+
 /// Writes one capture's records to `out`.
 pub struct Jsonl<W: Write> {
     out: W,
@@ -94,10 +102,7 @@ impl<W: Write> Jsonl<W> {
     }
 
     fn begin(&mut self, ty: &str) -> Obj<'_> {
-        self.buf.clear();
-        let mut o = Obj::new(&mut self.buf);
-        o.str("type", ty).fields(&self.file);
-        o
+        start(&mut self.buf, &self.file, ty)
     }
 
     /// [`Self::begin`] and the connection's fields.
@@ -120,9 +125,7 @@ impl<W: Write> Jsonl<W> {
             };
             self.conn_fields.insert(m.stream, c);
         }
-        self.buf.clear();
-        let mut o = Obj::new(&mut self.buf);
-        o.str("type", ty).fields(&self.file);
+        let mut o = start(&mut self.buf, &self.file, ty);
         match self.conn_fields.get(&m.stream).filter(|c| fresh(c)) {
             Some(c) => o.fields(&c.rendered),
             // More live connections than are cached: rendered each time.

@@ -254,6 +254,20 @@ struct DirState {
     anomalies: u64,
 }
 
+impl DirState {
+    /// Bytes of the current packet seen so far: held and counted.
+    fn have(&self) -> usize {
+        self.buf
+            .len()
+            .saturating_add(usize::try_from(self.tail).unwrap_or(usize::MAX))
+    }
+
+    /// [`Self::have`], when the packet is given up: nothing stays counted.
+    fn take_have(&mut self) -> u64 {
+        (self.buf.len() as u64).saturating_add(std::mem::take(&mut self.tail))
+    }
+}
+
 /// Largest resync probe tail kept between chunks.
 const MAX_PROBE_TAIL: usize = 256;
 /// Buffer capacity kept after a packet (a larger buffer is freed).
@@ -274,17 +288,18 @@ fn publish_payload_start(body: &[u8], qos: u8, v5: bool) -> Option<usize> {
         pos = pos.checked_add(2)?;
     }
     if v5 {
-        let mut len = 0usize;
-        for i in 0..4u32 {
-            let b = *body.get(pos.checked_add(usize::try_from(i).ok()?)?)?;
-            len |= usize::from(b & 0x7F).checked_shl(7u32.checked_mul(i)?)?;
-            if b & 0x80 == 0 {
-                return pos
-                    .checked_add(usize::try_from(i).ok()?.checked_add(1)?)?
-                    .checked_add(len);
-            }
-        }
-        return None;
+        // The properties length is a varint like the Remaining Length: read
+        // by the same parser, from the byte before it (its "first byte").
+        let FixedHeader::Complete {
+            header_len,
+            remaining_len,
+        } = parse_fixed_header(body.get(pos.checked_sub(1)?..)?)
+        else {
+            return None;
+        };
+        return pos
+            .checked_add(usize::from(header_len).checked_sub(1)?)?
+            .checked_add(usize::try_from(remaining_len).ok()?);
     }
     Some(pos)
 }
@@ -683,11 +698,7 @@ impl MqttConn {
                 .filter(|&limit| limit < total),
             _ => None,
         };
-        let have = st
-            .buf
-            .len()
-            .saturating_add(usize::try_from(st.tail).unwrap_or(usize::MAX));
-        let need = total.saturating_sub(have);
+        let need = total.saturating_sub(st.have());
         let take = need.min(input.len());
         let hold = match hold_limit {
             Some(limit) => take.min(limit.saturating_sub(st.buf.len())),
@@ -698,11 +709,7 @@ impl MqttConn {
         add(&mut st.tail, take.saturating_sub(hold) as u64);
         st.peak_buf = st.peak_buf.max(st.buf.len());
         input = input.get(take..).unwrap_or(&[]);
-        let have = st
-            .buf
-            .len()
-            .saturating_add(usize::try_from(st.tail).unwrap_or(usize::MAX));
-        if have >= total {
+        if st.have() >= total {
             let mut buf = std::mem::take(&mut st.buf);
             let untaken = std::mem::take(&mut st.tail);
             self.deliver(
@@ -863,7 +870,7 @@ impl MqttConn {
         }
         let mut resync = true;
         if !st.buf.is_empty() {
-            let have = (st.buf.len() as u64).saturating_add(std::mem::take(&mut st.tail));
+            let have = st.take_have();
             let b0 = st.buf.first().copied().unwrap_or(0);
             let off = st.consumed;
             let total = match parse_fixed_header(&st.buf) {
@@ -922,7 +929,7 @@ impl MqttConn {
             sink,
         );
         let st = self.dir_mut(dir);
-        let have = (st.buf.len() as u64).saturating_add(std::mem::take(&mut st.tail));
+        let have = st.take_have();
         let off = st.consumed;
         let in_resync = st.resync.is_some();
         st.skip = 0;
@@ -957,7 +964,7 @@ impl MqttConn {
         for dir in [Dir::C2S, Dir::S2C] {
             let st = self.dir_mut(dir);
             let off = st.consumed;
-            let have = (st.buf.len() as u64).saturating_add(std::mem::take(&mut st.tail));
+            let have = st.take_have();
             let skip = st.skip;
             let resync = st.resync.take();
             let b0 = st.buf.first().copied();
@@ -1530,7 +1537,23 @@ impl MqttConn {
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod reserve_tests {
-    use super::reserve_packet;
+    use super::{publish_payload_start, reserve_packet};
+
+    #[test]
+    fn where_a_publish_payload_starts() {
+        // topic "ab", packet id, then MQTT 5 properties of 200 bytes (a
+        // two-byte varint: 0xC8 0x01).
+        let mut b = vec![0, 2, b'a', b'b', 0, 7, 0xC8, 0x01];
+        assert_eq!(publish_payload_start(&b, 0, false), Some(4));
+        assert_eq!(publish_payload_start(&b, 1, false), Some(6));
+        assert_eq!(publish_payload_start(&b, 1, true), Some(6 + 2 + 200));
+        b.truncate(7); // the varint is cut: not known yet
+        assert_eq!(publish_payload_start(&b, 1, true), None);
+        assert_eq!(publish_payload_start(&[0], 0, false), None);
+        // four continuation bytes: not a varint
+        let bad = [0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];
+        assert_eq!(publish_payload_start(&bad, 0, true), None);
+    }
 
     #[test]
     fn a_large_packet_is_copied_once_and_a_length_alone_allocates_little() {
