@@ -14,7 +14,6 @@ pub use netmon::{ReadSeek, PRIVATE_LINKTYPE, TABLE_CHUNK};
 pub use ts::Ts;
 
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
-use pcap_parser::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
 use std::fmt;
 use std::io::{self, Read};
 
@@ -521,25 +520,19 @@ impl<R: Read> CaptureReader<R> {
             self.truncated_at = Some(self.offset);
             return Ok(None);
         }
-        let slice = &self.buf[self.start..self.start + hdr + caplen];
-        let parsed = if modified {
-            parse_pcap_frame_modified(slice)
-        } else if big {
-            parse_pcap_frame_be(slice)
-        } else {
-            parse_pcap_frame(slice)
-        };
-        let blk = match parsed {
-            Ok((_, b)) => b,
-            Err(e) => {
-                return Err(self.err(CaptureErrorKind::Corrupt(format!(
-                    "unreadable record header: {e:?}"
-                ))))
-            }
-        };
-        let (ts_sec, ts_frac, orig_len) = (blk.ts_sec, blk.ts_usec, blk.origlen);
-        let units = (ts_sec as u64) * per_sec + (ts_frac as u64).min(per_sec - 1);
-        let ts = Ts::from_units(units, per_sec, 0, digits);
+        // The record header: seconds, fraction, captured and original
+        // length, in the file's byte order (the modified format's extra 8
+        // bytes follow them).
+        let ts_sec = u32_at(&self.buf, self.start, big);
+        let ts_frac = u32_at(&self.buf, self.start + 4, big);
+        let orig_len = u32_at(&self.buf, self.start + 12, big);
+        let ts = Ts::from_parts(
+            ts_sec as u64,
+            (ts_frac as u64).min(per_sec - 1),
+            per_sec,
+            0,
+            digits,
+        );
         if ts_frac as u64 >= per_sec {
             let off = self.offset;
             self.warn(

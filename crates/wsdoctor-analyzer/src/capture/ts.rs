@@ -24,9 +24,28 @@ impl Ts {
     /// Build from a count of `units` where one second is `per_sec` units.
     pub fn from_units(units: u64, per_sec: u64, offset_secs: i64, digits: u8) -> Ts {
         let per_sec = per_sec.max(1);
-        let secs = i64::try_from(units / per_sec).unwrap_or(i64::MAX);
-        let frac = units % per_sec;
-        let nanos = ((frac as u128) * 1_000_000_000u128 / per_sec as u128) as u32;
+        Ts::from_parts(
+            units / per_sec,
+            units % per_sec,
+            per_sec,
+            offset_secs,
+            digits,
+        )
+    }
+
+    /// Build from whole seconds and `frac` units of a second that has
+    /// `per_sec` units (`frac < per_sec`). Resolutions that divide a
+    /// nanosecond evenly (micro- and nanoseconds, the common ones) take a
+    /// multiplication, the others a 128-bit division.
+    pub fn from_parts(secs: u64, frac: u64, per_sec: u64, offset_secs: i64, digits: u8) -> Ts {
+        let per_sec = per_sec.max(1);
+        let frac = frac.min(per_sec - 1);
+        let nanos = if 1_000_000_000 % per_sec == 0 {
+            (frac * (1_000_000_000 / per_sec)) as u32
+        } else {
+            ((frac as u128) * 1_000_000_000u128 / per_sec as u128) as u32
+        };
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
         Ts::new(secs.saturating_add(offset_secs), nanos, digits)
     }
 
@@ -161,6 +180,36 @@ mod tests {
         assert_eq!(Ts::new(i64::MAX, 999_999_999, 9).to_string().len(), 30);
         assert!(Ts::new(i64::MIN, 0, 0).to_string().starts_with("0000-"));
         assert!(Ts::new(i64::MAX, 0, 0).to_string().starts_with("9999-"));
+    }
+
+    #[test]
+    fn parts_agree_with_the_wide_division() {
+        for per_sec in [
+            1u64,
+            10,
+            1_000,
+            1_024,
+            1_000_000,
+            3_000_000,
+            1_000_000_000,
+            1 << 40,
+        ] {
+            for frac in [
+                0u64,
+                1,
+                per_sec / 3,
+                per_sec / 2,
+                per_sec - 1,
+                per_sec,
+                u64::MAX,
+            ] {
+                let t = Ts::from_parts(7, frac, per_sec, -2, 9);
+                let f = frac.min(per_sec - 1);
+                let wide = (f as u128 * 1_000_000_000 / per_sec as u128) as u32;
+                assert_eq!((t.secs, t.nanos), (5, wide), "{per_sec} {frac}");
+            }
+        }
+        assert_eq!(Ts::from_parts(u64::MAX, 0, 1, 0, 0).secs, i64::MAX);
     }
 
     #[test]
