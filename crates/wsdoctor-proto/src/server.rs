@@ -78,10 +78,26 @@ pub fn is_pre_iis8(version: &str) -> bool {
 fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     let h = hay.as_bytes();
     let n = needle.as_bytes();
-    if n.is_empty() {
-        return None;
+    // Candidates come from one letter of the needle, found in either case
+    // by memchr2 (the first letter: spaces, which often lead, are common in
+    // pages); each is then compared whole.
+    let Some(p) = n.iter().position(u8::is_ascii_alphabetic) else {
+        return h
+            .windows(n.len().max(1))
+            .position(|w| !n.is_empty() && w.eq_ignore_ascii_case(n));
+    };
+    let (lo, up) = (n[p].to_ascii_lowercase(), n[p].to_ascii_uppercase());
+    let mut from = p;
+    while let Some(i) = h.get(from..).and_then(|t| memchr::memchr2(lo, up, t)) {
+        let at = from + i - p;
+        if h.get(at..at + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+        {
+            return Some(at);
+        }
+        from += i + 1;
     }
-    h.windows(n.len()).position(|w| w.eq_ignore_ascii_case(n))
+    None
 }
 
 /// The IIS version an error page or welcome page shows, if any.
@@ -267,6 +283,42 @@ fn iis_product(
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_ci_agrees_with_a_window_scan() {
+        let naive = |h: &str, n: &str| {
+            if n.is_empty() {
+                return None;
+            }
+            h.as_bytes()
+                .windows(n.len())
+                .position(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+        };
+        let hays = [
+            "",
+            "IIS 7.5 Detailed Error - 404.0",
+            "iis 8.5 DETAILED ERROR",
+            "Detailed Errordetailed error",
+            "  Detailed Erro",
+            "<TITLE>iis7</TITLE>",
+            "x Microsoft-IIS/10.0 y",
+            "dddd Detailed Error",
+            "ééé Detailed Error",
+        ];
+        for h in hays {
+            for n in [
+                " Detailed Error",
+                "Microsoft-IIS/",
+                "<title>IIS7</title>",
+                "",
+                " ",
+                "7.5",
+                "é",
+            ] {
+                assert_eq!(find_ci(h, n), naive(h, n), "{h:?} {n:?}");
+            }
+        }
+    }
     use crate::http::{parse_response, Head, HttpLimits};
 
     #[test]
