@@ -218,21 +218,22 @@ impl Inflater {
         mut input: &[u8],
         out: &mut dyn FnMut(&[u8]),
     ) -> Result<(), DeflateError> {
-        if self.scratch.len() != INFLATE_CHUNK {
-            self.scratch.resize(INFLATE_CHUNK, 0);
+        // Output goes to the scratch vector's spare room (decompress_vec
+        // writes there without the vector being zeroed first: a new
+        // inflater per connection would otherwise clear 32 KiB).
+        if self.scratch.capacity() < INFLATE_CHUNK {
+            self.scratch.reserve_exact(INFLATE_CHUNK);
         }
         loop {
             let before_in = self.d.total_in();
-            let before_out = self.d.total_out();
+            self.scratch.clear();
             let res = self
                 .d
-                .decompress(input, &mut self.scratch, FlushDecompress::None);
+                .decompress_vec(input, &mut self.scratch, FlushDecompress::None);
             let used = usize::try_from(self.d.total_in().wrapping_sub(before_in))
                 .unwrap_or(usize::MAX)
                 .min(input.len());
-            let produced = usize::try_from(self.d.total_out().wrapping_sub(before_out))
-                .unwrap_or(usize::MAX)
-                .min(self.scratch.len());
+            let produced = self.scratch.len();
             input = input.get(used..).unwrap_or(&[]);
             if produced > 0 {
                 let room = self.max_message_bytes.saturating_sub(self.msg_out);
@@ -258,7 +259,7 @@ impl Inflater {
                     return Ok(());
                 }
                 Ok(Status::Ok) | Ok(Status::BufError) => {
-                    if produced == self.scratch.len() {
+                    if produced == self.scratch.capacity() {
                         continue; // output buffer full: more may be pending
                     }
                     if input.is_empty() {
