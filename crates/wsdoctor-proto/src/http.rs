@@ -170,16 +170,22 @@ impl Headers {
 
     /// First value of `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.get_all(name).next()
     }
 
-    /// All values of `name` (case-insensitive), in order.
+    /// All values of `name` (case-insensitive), in order. Names are compared
+    /// by length first, from the spans, so most fields are passed over
+    /// without being sliced.
     pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        let n = name.as_bytes();
+        let t = self.text.as_bytes();
+        self.spans.iter().filter_map(move |&[a, b, c]| {
+            let (a, b, c) = (a as usize, b as usize, c as usize);
+            if b.wrapping_sub(a) != n.len() || !t.get(a..b)?.eq_ignore_ascii_case(n) {
+                return None;
+            }
+            Some(self.text.get(b..c).unwrap_or(""))
+        })
     }
 
     /// Number of fields named `name` (case-insensitive).
