@@ -81,21 +81,21 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     // Candidates come from one letter of the needle, found in either case
     // by memchr2 (the first letter: spaces, which often lead, are common in
     // pages); each is then compared whole.
-    let Some(p) = n.iter().position(u8::is_ascii_alphabetic) else {
+    let Some((p, &c)) = n.iter().enumerate().find(|(_, c)| c.is_ascii_alphabetic()) else {
         return h
             .windows(n.len().max(1))
             .position(|w| !n.is_empty() && w.eq_ignore_ascii_case(n));
     };
-    let (lo, up) = (n[p].to_ascii_lowercase(), n[p].to_ascii_uppercase());
+    let (lo, up) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
     let mut from = p;
     while let Some(i) = h.get(from..).and_then(|t| memchr::memchr2(lo, up, t)) {
-        let at = from + i - p;
-        if h.get(at..at + n.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(n))
-        {
+        let hit = from.saturating_add(i);
+        let at = hit.saturating_sub(p);
+        let window = h.get(at..).and_then(|t| t.get(..n.len()));
+        if window.is_some_and(|w| w.eq_ignore_ascii_case(n)) {
             return Some(at);
         }
-        from += i + 1;
+        from = hit.saturating_add(1);
     }
     None
 }

@@ -422,22 +422,32 @@ impl<R: Read> CaptureReader<R> {
                 "the file ends inside the 24-byte pcap header".into(),
             )));
         }
-        let h = match pcap_parser::parse_pcap_header(&self.buf[self.start..self.end]) {
-            Ok((_, h)) => h,
-            Err(e) => {
-                return Err(self.err(CaptureErrorKind::Corrupt(format!("bad pcap header: {e:?}"))))
+        // The magic as written by the capturing host tells the byte order,
+        // the resolution and the modified (Kuznetsov) record format.
+        let magic = u32_at(&self.buf, self.start, false);
+        let (big, nsec, modified) = match magic {
+            0xa1b2c3d4 => (false, false, false),
+            0xa1b23c4d => (false, true, false),
+            0xa1b2cd34 => (false, false, true),
+            0xd4c3b2a1 => (true, false, false),
+            0x4d3cb2a1 => (true, true, false),
+            0x34cdb2a1 => (true, false, true),
+            _ => {
+                return Err(self.err(CaptureErrorKind::Corrupt(format!(
+                    "bad pcap magic 0x{magic:08x}"
+                ))))
             }
         };
-        let nsec = h.is_nanosecond_precision();
-        let lt = Linktype(h.network.0 as u32);
+        let snaplen = u32_at(&self.buf, self.start + 16, big);
+        let lt = Linktype(u32_at(&self.buf, self.start + 20, big));
         self.note_linktype(lt);
         self.state = State::Pcap {
-            big_endian: h.is_bigendian(),
-            modified: h.is_modified_format(),
+            big_endian: big,
+            modified,
             linktype: lt,
             per_sec: if nsec { 1_000_000_000 } else { 1_000_000 },
             digits: if nsec { 9 } else { 6 },
-            snaplen: h.snaplen,
+            snaplen,
         };
         self.format = Format::Pcap;
         self.consume(24);
@@ -1235,6 +1245,59 @@ mod tests {
         assert_eq!(recs[2].2, Linktype::LINUX_SLL);
         assert_eq!(recs[2].3, b"sll");
         assert!(warnings[0].message.contains("interface 7"), "{warnings:?}");
+    }
+
+    /// A classic pcap file: `magic` as written by a host of that byte order
+    /// (`big`), one record per (seconds, fraction, data), `extra` bytes after
+    /// each record header (8 in the modified format).
+    fn pcap_file(magic: u32, big: bool, extra: usize, recs: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let w = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut f = w(magic).to_vec();
+        f.extend_from_slice(&if big { [0, 2, 0, 4] } else { [2, 0, 4, 0] });
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&w(65535));
+        f.extend_from_slice(&w(1));
+        for (sec, frac, data) in recs {
+            f.extend_from_slice(&w(*sec));
+            f.extend_from_slice(&w(*frac));
+            f.extend_from_slice(&w(data.len() as u32));
+            f.extend_from_slice(&w(data.len() as u32 + 100));
+            f.extend(std::iter::repeat_n(0xee, extra));
+            f.extend_from_slice(data);
+        }
+        f
+    }
+
+    #[test]
+    fn pcap_records_in_either_byte_order_and_the_modified_format() {
+        for big in [false, true] {
+            for (magic, extra, nanos) in [
+                (0xa1b2c3d4u32, 0, 250_000),
+                (0xa1b23c4d, 0, 250),
+                (0xa1b2cd34, 8, 250_000),
+            ] {
+                let f = pcap_file(magic, big, extra, &[(7, 250, b"abc"), (8, 999_999, b"")]);
+                let mut r = CaptureReader::new(Trickle(&f), CaptureLimits::default()).unwrap();
+                let what = format!("magic {magic:08x} big {big}");
+                let rec = r.next_record().unwrap().expect(&what);
+                assert_eq!((rec.ts.secs, rec.ts.nanos), (7, nanos), "{what}");
+                assert_eq!((rec.data, rec.orig_len), (&b"abc"[..], 103), "{what}");
+                let rec = r.next_record().unwrap().expect(&what);
+                assert_eq!(
+                    (rec.frame, rec.data.len(), rec.orig_len),
+                    (2, 0, 100),
+                    "{what}"
+                );
+                assert!(r.next_record().unwrap().is_none(), "{what}");
+                assert!(r.truncated_at.is_none() && r.warnings.is_empty(), "{what}");
+            }
+        }
     }
 
     #[test]
