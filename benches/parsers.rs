@@ -9,9 +9,12 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use wsdoctor::analyze::{analyze_bytes, Options};
 use wsdoctor::capture::{CaptureLimits, CaptureReader, Ts};
+use wsdoctor::diagnose::{Finding, Report};
+use wsdoctor::flow::Endpoint;
 use wsdoctor::flow::{Chunk, Clock, ReasmLimits, Reassembly, SegIn};
 use wsdoctor::proto::mqtt::{Dir, Event, MqttConn, MqttLimits};
 use wsdoctor::proto::ws::{FrameEnd, FrameHeader, Violation, WsDataSink, WsDirection, WsLimits};
+use wsdoctor::report::json::Obj;
 use wsdoctor::report::jsonl::Jsonl;
 
 const MSS: usize = 1448;
@@ -321,8 +324,87 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
+/// JSON Lines writing: the object writer with fields as records carry
+/// them (two endpoints, a timestamp, plain and escaped strings), and whole
+/// finding records through `Jsonl` (redaction and escaping included).
+fn bench_json(c: &mut Criterion) {
+    let client = Endpoint {
+        ip: "192.168.1.20".parse().unwrap(),
+        port: 50123,
+    };
+    let server = Endpoint {
+        ip: "10.0.0.5".parse().unwrap(),
+        port: 80,
+    };
+    let ts = Ts::new(1_764_671_234, 123_456_000, 6);
+    let write = |buf: &mut Vec<u8>, i: u64| {
+        let mut o = Obj::new(buf);
+        o.str("type", "mqtt")
+            .str("file", "captures/customer site/wise-4012.pcapng")
+            .u64("stream", i)
+            .endpoint("client", client)
+            .endpoint("server", server)
+            .u64("frame", 1000 + i)
+            .ts("ts", ts)
+            .str("msg", "PUBLISH")
+            .str("topic", "Advantech/00D0C9FA1234/data")
+            .str("client_id", "WISE-4012 \"lab\" unit\t7")
+            .u64("payload_len", 312)
+            .bool("retain", false);
+        o.end();
+    };
+    let mut probe = Vec::new();
+    for i in 0..1000 {
+        write(&mut probe, i);
+    }
+    let mut g = c.benchmark_group("json_writing");
+    g.throughput(Throughput::Bytes(probe.len() as u64));
+    g.bench_function("obj_1000_records", |b| {
+        let mut buf = Vec::with_capacity(probe.len());
+        b.iter(|| {
+            buf.clear();
+            for i in 0..1000 {
+                write(&mut buf, i);
+            }
+            black_box(buf.len())
+        })
+    });
+    let findings: Vec<Finding> = (0..1000u64)
+        .map(|i| {
+            Finding::of(
+                "ws_upgrade_rejected",
+                format!("WebSocket upgrade refused: GET /mqtt from {client} to {server} answered 404 Not Found by IIS 7.5 (Windows 7 / Server 2008 R2), page \"IIS 7.5 Detailed Error - 404.0 - Not Found\""),
+            )
+            .stream(i)
+            .frames([4 + i, 6 + i])
+        })
+        .collect();
+    let mut out = Vec::new();
+    {
+        let mut j = Jsonl::new(&mut out, "captures/site.pcapng");
+        for f in &findings {
+            j.finding(f);
+        }
+    }
+    g.throughput(Throughput::Bytes(out.len() as u64));
+    g.bench_function("jsonl_1000_findings", |b| {
+        let mut buf = Vec::with_capacity(out.len());
+        b.iter(|| {
+            buf.clear();
+            let mut j = Jsonl::new(&mut buf, "captures/site.pcapng");
+            for f in &findings {
+                j.finding(f);
+            }
+            drop(j);
+            black_box(buf.len())
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    bench_json,
     bench_reassembly,
     bench_ws,
     bench_mqtt,
