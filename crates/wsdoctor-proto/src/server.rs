@@ -75,9 +75,7 @@ pub fn is_pre_iis8(version: &str) -> bool {
     iis_rank(version).is_some_and(|r| r < 80)
 }
 
-fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    let h = hay.as_bytes();
-    let n = needle.as_bytes();
+fn find_ci(h: &[u8], n: &[u8]) -> Option<usize> {
     // Candidates come from one letter of the needle, found in either case
     // by memchr2 (the first letter: spaces, which often lead, are common in
     // pages); each is then compared whole.
@@ -100,14 +98,18 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     None
 }
 
-/// The IIS version an error page or welcome page shows, if any.
-fn iis_from_body(body: &str) -> Option<String> {
+/// The IIS version an error page or welcome page shows, if any. The page
+/// is searched as bytes (its ASCII markers cannot straddle a byte that is
+/// not UTF-8), so it is not validated as text first.
+fn iis_from_body(body: &[u8]) -> Option<String> {
+    let digits = |c: &u8| c.is_ascii_digit() || *c == b'.';
     // "IIS 7.5 Detailed Error - 404.0 - Not Found", "IIS 8.5 Detailed Error"
-    if let Some(i) = find_ci(body, " Detailed Error") {
-        let before = body.get(..i).unwrap_or("");
-        if let Some(j) = before.rfind("IIS ") {
-            let v = before.get(j.saturating_add(4)..).unwrap_or("").trim();
-            if !v.is_empty() && v.len() <= 5 && v.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    if let Some(i) = find_ci(body, b" Detailed Error") {
+        let before = body.get(..i).unwrap_or(&[]);
+        if let Some(j) = memchr::memmem::rfind(before, b"IIS ") {
+            let v = super::lossy(before.get(j.saturating_add(4)..).unwrap_or(&[]));
+            let v = v.trim();
+            if !v.is_empty() && v.len() <= 5 && v.bytes().all(|c| digits(&c)) {
                 return Some(if v.contains('.') {
                     v.to_string()
                 } else {
@@ -117,19 +119,15 @@ fn iis_from_body(body: &str) -> Option<String> {
         }
     }
     // "Microsoft-IIS/7.5" quoted in a page
-    if let Some(i) = find_ci(body, "Microsoft-IIS/") {
-        let v: String = body
-            .get(i.saturating_add(14)..)
-            .unwrap_or("")
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        if !v.is_empty() {
-            return Some(v);
+    if let Some(i) = find_ci(body, b"Microsoft-IIS/") {
+        let rest = body.get(i.saturating_add(14)..).unwrap_or(&[]);
+        let n = rest.iter().take_while(|c| digits(c)).count();
+        if n > 0 {
+            return Some(super::lossy(rest.get(..n).unwrap_or(&[])).into_owned());
         }
     }
     // The IIS 7.x default page: <title>IIS7</title>
-    if find_ci(body, "<title>IIS7</title>").is_some() {
+    if find_ci(body, b"<title>IIS7</title>").is_some() {
         return Some("7".to_string());
     }
     None
@@ -143,11 +141,7 @@ pub fn identify_server(resp: &Response, body: &[u8]) -> Option<ServerProduct> {
     // The page is read only when the headers leave the product open (IIS
     // or no Server header): most answers come from other servers.
     let need_body = server.is_none_or(|s| s.starts_with("Microsoft-IIS/"));
-    let body_iis = if need_body {
-        iis_from_body(&super::lossy(body))
-    } else {
-        None
-    };
+    let body_iis = if need_body { iis_from_body(body) } else { None };
     let mut evidence = Vec::new();
 
     if let Some(s) = server {
@@ -285,6 +279,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn iis_version_from_pages_that_are_not_utf8() {
+        let cases: [(&[u8], Option<&str>); 7] = [
+            (
+                b"<h1>\xff\xfeIIS 7.5 Detailed Error - 404.0\xff</h1>",
+                Some("7.5"),
+            ),
+            (b"iis 8 detailed error", None),
+            (b"IIS 8 Detailed Error", Some("8.0")),
+            (b"IIS 7.5\xc2\xa0 Detailed Error", Some("7.5")),
+            (b"\x80 server: microsoft-iis/10.0\x80", Some("10.0")),
+            (b"<TITLE>iis7</TITLE>\xff", Some("7")),
+            (b"\xff\xff\xff", None),
+        ];
+        for (page, want) in cases {
+            assert_eq!(
+                iis_from_body(page).as_deref(),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(page)
+            );
+        }
+    }
+
+    #[test]
     fn find_ci_agrees_with_a_window_scan() {
         let naive = |h: &str, n: &str| {
             if n.is_empty() {
@@ -315,7 +333,11 @@ mod tests {
                 "7.5",
                 "é",
             ] {
-                assert_eq!(find_ci(h, n), naive(h, n), "{h:?} {n:?}");
+                assert_eq!(
+                    find_ci(h.as_bytes(), n.as_bytes()),
+                    naive(h, n),
+                    "{h:?} {n:?}"
+                );
             }
         }
     }

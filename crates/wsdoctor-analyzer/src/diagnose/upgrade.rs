@@ -101,10 +101,17 @@ pub(super) fn findings(
     }
     // Only the findings of a refused or unanswered Upgrade say what was asked.
     let ask = || {
-        format!(
-            "{} {} from {} to {}",
-            u.request.method, u.request.uri, meta.client, meta.server
-        )
+        // Endpoints written without core::fmt (IPv4): one per refused or
+        // unanswered Upgrade, and a device may retry thousands of times.
+        let mut b = Vec::with_capacity(u.request.method.len() + u.request.uri.len() + 56);
+        b.extend_from_slice(u.request.method.as_bytes());
+        b.push(b' ');
+        b.extend_from_slice(u.request.uri.as_bytes());
+        b.extend_from_slice(b" from ");
+        meta.client.write_to(&mut b);
+        b.extend_from_slice(b" to ");
+        meta.server.write_to(&mut b);
+        String::from_utf8(b).unwrap_or_default()
     };
     let base = |code: &'static str, msg: String| {
         Finding::of(code, msg)
