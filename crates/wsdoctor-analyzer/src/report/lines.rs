@@ -6,6 +6,7 @@ use crate::proto::handshake::UpgradeInfo;
 use crate::proto::mqtt;
 use crate::proto::tls::conn::TlsFacts;
 use crate::proto::tls::names;
+use std::fmt::Write as _;
 
 /// One line per layer: the CONNECT tunnel, the TLS handshake, the Upgrades,
 /// WebSocket, MQTT.
@@ -40,22 +41,25 @@ pub fn conn_lines(c: &ConnSummary, upgrades: &[UpgradeInfo]) -> Vec<String> {
             u.header("upgrade").unwrap_or("")
         );
         if let Some(p) = u.header("sec-websocket-protocol") {
-            s.push_str(&format!("  Sec-WebSocket-Protocol: {p}"));
+            let _ = write!(s, "  Sec-WebSocket-Protocol: {p}");
         }
         s.push_str(" → ");
         match &u.response {
-            Some(r) => s.push_str(&format!(
-                "{} {} (frame {})",
-                r.status,
-                r.reason,
-                u.response_frame.unwrap_or(0)
-            )),
+            Some(r) => {
+                let _ = write!(
+                    s,
+                    "{} {} (frame {})",
+                    r.status,
+                    r.reason,
+                    u.response_frame.unwrap_or(0)
+                );
+            }
             None => s.push_str("no response"),
         }
         if let Some(sv) = u.resp_header("server") {
-            s.push_str(&format!("  Server: {sv}"));
+            let _ = write!(s, "  Server: {sv}");
         }
-        s.push_str(&format!("  [{}]", u.handshake.outcome.as_str()));
+        let _ = write!(s, "  [{}]", u.handshake.outcome.as_str());
         lines.push(s);
     }
     if c.ws_frames != [0, 0] || c.websocket_midstream {
@@ -92,9 +96,9 @@ pub fn conn_lines(c: &ConnSummary, upgrades: &[UpgradeInfo]) -> Vec<String> {
             if s.level_inferred { " (inferred)" } else { "" }
         );
         if let Some(c) = &s.client_id {
-            l.push_str(&format!("  client \"{c}\""));
+            let _ = write!(l, "  client \"{c}\"");
             if let Some(mac) = advantech_mac(c) {
-                l.push_str(&format!("  device {mac}"));
+                let _ = write!(l, "  device {mac}");
             }
         }
         if let Some(code) = s.connack_code {
@@ -104,7 +108,7 @@ pub fn conn_lines(c: &ConnSummary, upgrades: &[UpgradeInfo]) -> Vec<String> {
                 "  CONNACK refused"
             });
             if code != 0 {
-                l.push_str(&format!(" (code {code})"));
+                let _ = write!(l, " (code {code})");
             }
         }
         lines.push(l);
@@ -185,7 +189,7 @@ fn tls_lines(t: &TlsFacts) -> Vec<String> {
             names::suite_name(sh.suite)
         );
         if let Some(a) = &sh.alpn {
-            l.push_str(&format!("  ALPN {a}"));
+            let _ = write!(l, "  ALPN {a}");
         }
         if sh.session_resumed || sh.psk {
             l.push_str("  (resumed session)");
@@ -214,10 +218,11 @@ fn tls_lines(t: &TlsFacts) -> Vec<String> {
                 d.app_bytes[1]
             );
             if d.key_updates != [0, 0] {
-                l.push_str(&format!(
+                let _ = write!(
+                    l,
                     "; key updates {} c2s, {} s2c",
                     d.key_updates[0], d.key_updates[1]
-                ));
+                );
             }
             v.push(l);
         } else if !d.secrets {
