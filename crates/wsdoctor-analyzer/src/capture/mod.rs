@@ -267,11 +267,12 @@ pub struct CaptureReader<R: Read> {
 const READ_CHUNK: usize = 256 * 1024;
 const MAX_WARNINGS: usize = 100;
 
+#[inline]
 fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        a.copy_from_slice(s);
-    }
+    let a: [u8; 4] = b
+        .get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or_default();
     if big {
         u32::from_be_bytes(a)
     } else {
@@ -380,10 +381,18 @@ impl<R: Read> CaptureReader<R> {
 
     /// Make at least `need` bytes available from `start`, unless the input ends.
     /// Short reads are retried; only a 0-byte read is the end.
+    #[inline]
     fn fill(&mut self, need: usize) -> Result<(), CaptureError> {
         if self.end - self.start >= need {
             return Ok(());
         }
+        self.refill(need)
+    }
+
+    /// [`CaptureReader::fill`] when the buffer holds too little: once per
+    /// `READ_CHUNK` of input, so kept out of the per-record path.
+    #[inline(never)]
+    fn refill(&mut self, need: usize) -> Result<(), CaptureError> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
