@@ -680,8 +680,24 @@ impl Reassembly {
         note
     }
 
-    /// Deliver what became deliverable in either direction.
+    /// Deliver what became deliverable in either direction (nothing when
+    /// nothing is held: the case of almost every in-order segment).
+    #[inline]
     fn pump(
+        &mut self,
+        d: usize,
+        arrival: Option<(u64, Ts)>,
+        clk: Clock,
+        lim: &ReasmLimits,
+        emit: &mut Emit<'_>,
+    ) {
+        if self.h[0].held.is_empty() && self.h[1].held.is_empty() {
+            return;
+        }
+        self.pump_held(d, arrival, clk, lim, emit);
+    }
+
+    fn pump_held(
         &mut self,
         d: usize,
         arrival: Option<(u64, Ts)>,
@@ -720,9 +736,12 @@ impl Reassembly {
         r
     }
 
+    #[inline]
     fn check_ends(&mut self, frame: u64, ts: Ts, emit: &mut Emit<'_>) {
         for (d, h) in self.h.iter_mut().enumerate() {
-            h.check_end(d, frame, ts, emit);
+            if h.end_at.is_some() {
+                h.check_end(d, frame, ts, emit);
+            }
         }
     }
 
