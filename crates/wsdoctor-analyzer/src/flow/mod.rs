@@ -333,13 +333,40 @@ struct Conn<H> {
     last_us: i64,
 }
 
-type Key = (Endpoint, Endpoint);
+/// The connection table's key: both endpoints, the lower first, packed
+/// into integers (an IPv4 address as the low 32 bits, its family kept
+/// apart, so that no IPv6 address aliases it): hashed and compared as a few
+/// words, not as two `IpAddr` enums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    lo: u128,
+    hi: u128,
+    /// The lower endpoint's port in the high 16 bits.
+    ports: u32,
+    /// Bit 1: the lower endpoint is IPv6; bit 0: the higher one is.
+    families: u8,
+}
+
+fn ip_bits(ip: IpAddr) -> (bool, u128) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (true, u128::from(a)),
+    }
+}
 
 fn key(a: Endpoint, b: Endpoint) -> Key {
-    if a <= b {
-        (a, b)
+    let (fa, ia) = ip_bits(a.ip);
+    let (fb, ib) = ip_bits(b.ip);
+    let (l, h) = if (fa, ia, a.port) <= (fb, ib, b.port) {
+        ((fa, ia, a.port), (fb, ib, b.port))
     } else {
-        (b, a)
+        ((fb, ib, b.port), (fa, ia, a.port))
+    };
+    Key {
+        lo: l.1,
+        hi: h.1,
+        ports: u32::from(l.2) << 16 | u32::from(h.2),
+        families: u8::from(l.0) << 1 | u8::from(h.0),
     }
 }
 
@@ -912,6 +939,25 @@ mod endpoint_tests {
             e.write_to(&mut b);
             assert_eq!(String::from_utf8(b).unwrap(), e.to_string());
         }
+    }
+
+    #[test]
+    fn table_key_is_symmetric_and_keeps_families_apart() {
+        let ep = |ip: &str, port| Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        };
+        let (a, b) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 80));
+        assert_eq!(key(a, b), key(b, a));
+        assert_ne!(key(a, b), key(ep("10.0.0.1", 80), ep("10.0.0.2", 50000)));
+        assert_ne!(
+            key(a, b),
+            key(ep("::ffff:10.0.0.1", 50000), ep("::ffff:10.0.0.2", 80))
+        );
+        assert_ne!(key(a, b), key(ep("::a00:1", 50000), ep("::a00:2", 80)));
+        let (c, d) = (ep("fe80::1", 1), ep("fe80::1", 2));
+        assert_eq!(key(c, d), key(d, c));
+        assert_ne!(key(c, d), key(ep("fe80::1", 2), ep("fe80::2", 1)));
     }
 }
 
