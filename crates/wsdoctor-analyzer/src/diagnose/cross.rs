@@ -11,7 +11,8 @@ use crate::flow::{ConnMeta, Dir, Endpoint};
 use crate::proto::handshake::{Outcome, UpgradeInfo};
 use crate::proto::http::Request;
 use crate::wire::{self, Skip};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
 /// Servers remembered per kind (MQTT, TLS, clear text).
@@ -474,7 +475,7 @@ impl Cross {
 
     /// Returns the streams whose session was taken over.
     fn takeover_findings(&mut self, out: &mut Vec<Finding>) -> HashSet<u64> {
-        let mut all = HashSet::new();
+        let mut all = HashSet::default();
         let mut ids: Vec<(String, Vec<IdSession>)> = std::mem::take(&mut self.ids)
             .into_iter()
             .filter(|(_, v)| v.len() >= 2)

@@ -1,7 +1,7 @@
 //! Per-connection stream reassembly and session tracking.
 
+use foldhash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use super::decode::{self, parse_fixed_header, plausible_at, FixedHeader, Plausible};
 use super::names::{any_reason_name, connack_return_code_meaning, prop};
@@ -380,11 +380,11 @@ impl MqttConn {
             before_connack_reported: false,
             client_disconnected: false,
             dirs: [DirState::default(), DirState::default()],
-            inflight: [HashMap::new(), HashMap::new()],
-            pending_subs: HashMap::new(),
+            inflight: [HashMap::default(), HashMap::default()],
+            pending_subs: HashMap::default(),
             last_c2s_ts: None,
             last_ts: None,
-            finding_counts: HashMap::new(),
+            finding_counts: HashMap::default(),
             findings: 0,
             topics: Vec::new(),
             topics_truncated: false,
