@@ -839,6 +839,18 @@ impl<R: Read> CaptureReader<R> {
         } else {
             caplen
         };
+        // A block may be up to 64 bytes longer than the record limit (its
+        // headers and options); the packet in it may not.
+        let limit = self.limits.max_record_bytes;
+        let caplen = if caplen > limit {
+            self.warn(
+                offset,
+                format!("packet holds {caplen} captured bytes, more than the limit of {limit}; only the first {limit} are read"),
+            );
+            limit
+        } else {
+            caplen
+        };
         if iface.snaplen > 0 && caplen > iface.snaplen as usize {
             self.warn(
                 offset,
@@ -1307,6 +1319,30 @@ mod tests {
                 assert!(r.truncated_at.is_none() && r.warnings.is_empty(), "{what}");
             }
         }
+    }
+
+    #[test]
+    fn a_simple_packet_block_is_held_to_the_record_limit() {
+        // An SPB's headers are 16 bytes, so a block within the limit's 64
+        // bytes of slack can hold a packet over the limit: it is cut to it.
+        let mut f = shb(false);
+        f.extend(idb(false, 1, None));
+        let mut body = 140u32.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0xab; 140]);
+        f.extend(block(false, BLOCK_SPB, &body));
+        let small = CaptureLimits {
+            max_record_bytes: 100,
+            ..CaptureLimits::default()
+        };
+        let mut r = CaptureReader::new(Trickle(&f), small).unwrap();
+        let rec = r.next_record().unwrap().expect("the packet");
+        assert_eq!((rec.data.len(), rec.orig_len), (100, 140));
+        assert!(r.next_record().unwrap().is_none());
+        assert!(
+            r.warnings[0].message.contains("more than the limit of 100"),
+            "{:?}",
+            r.warnings
+        );
     }
 
     #[test]
