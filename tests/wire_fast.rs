@@ -1,6 +1,7 @@
-//! The wire layer's fast path (Ethernet / raw IP, IPv4 or IPv6, TCP) decodes
-//! every packet it takes exactly as the general, etherparse-based path
-//! does: over every sample capture and, when present, the public corpus.
+//! The wire layer's fast path (Ethernet / raw IP, IPv4 or IPv6, TCP, UDP or
+//! ICMP) decodes every packet it takes exactly as the general,
+//! etherparse-based path does: over every sample capture and, when present,
+//! the public corpus.
 
 mod common;
 
