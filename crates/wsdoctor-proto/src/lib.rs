@@ -174,6 +174,77 @@ pub fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Where `n` first occurs in `h`, ASCII case ignored (other bytes compared
+/// as they are); `None` for an empty needle. For markers in error pages and
+/// headers, which need not be UTF-8.
+pub fn find_ascii_ci(h: &[u8], n: &[u8]) -> Option<usize> {
+    // Candidates come from the needle's first byte that is not a space (a
+    // letter is found in either case by memchr2; `<` of a tag is rare in a
+    // page's text), each then compared whole.
+    let Some((p, &c)) = n.iter().enumerate().find(|(_, &c)| c != b' ') else {
+        return h
+            .windows(n.len().max(1))
+            .position(|w| !n.is_empty() && w.eq_ignore_ascii_case(n));
+    };
+    let (lo, up) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
+    let mut from = p;
+    while let Some(i) = h.get(from..).and_then(|t| memchr::memchr2(lo, up, t)) {
+        let hit = from.saturating_add(i);
+        let at = hit.saturating_sub(p);
+        let window = h.get(at..).and_then(|t| t.get(..n.len()));
+        if window.is_some_and(|w| w.eq_ignore_ascii_case(n)) {
+            return Some(at);
+        }
+        from = hit.saturating_add(1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod find_tests {
+    use super::*;
+
+    #[test]
+    fn find_ascii_ci_agrees_with_a_window_scan() {
+        let naive = |h: &str, n: &str| {
+            if n.is_empty() {
+                return None;
+            }
+            h.as_bytes()
+                .windows(n.len())
+                .position(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+        };
+        let hays = [
+            "",
+            "IIS 7.5 Detailed Error - 404.0",
+            "iis 8.5 DETAILED ERROR",
+            "Detailed Errordetailed error",
+            "  Detailed Erro",
+            "<TITLE>iis7</TITLE>",
+            "x Microsoft-IIS/10.0 y",
+            "dddd Detailed Error",
+            "ééé Detailed Error",
+        ];
+        for h in hays {
+            for n in [
+                " Detailed Error",
+                "Microsoft-IIS/",
+                "<title>IIS7</title>",
+                "",
+                " ",
+                "7.5",
+                "é",
+            ] {
+                assert_eq!(
+                    find_ascii_ci(h.as_bytes(), n.as_bytes()),
+                    naive(h, n),
+                    "{h:?} {n:?}"
+                );
+            }
+        }
+    }
+}
+
 /// How serious a problem, anomaly or finding reported by a decoder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {

@@ -545,13 +545,9 @@ impl<R: Read> CaptureReader<R> {
         let ts_sec = u32_at(&self.buf, self.start, big);
         let ts_frac = u32_at(&self.buf, self.start + 4, big);
         let orig_len = u32_at(&self.buf, self.start + 12, big);
-        let ts = Ts::from_parts(
-            ts_sec as u64,
-            (ts_frac as u64).min(per_sec - 1),
-            per_sec,
-            0,
-            digits,
-        );
+        // (from_parts holds a fraction out of range to the last unit; it
+        // is warned about below.)
+        let ts = Ts::from_parts(ts_sec as u64, ts_frac as u64, per_sec, 0, digits);
         if ts_frac as u64 >= per_sec {
             let off = self.offset;
             self.warn(

@@ -63,20 +63,11 @@ fn body_text(u: &UpgradeInfo) -> std::borrow::Cow<'_, str> {
 
 /// The `<title>` of an error page, if it has one.
 pub(super) fn page_title(body: &[u8]) -> Option<String> {
-    let a = find_ascii_ci(body, b"<title>")? + 7;
-    let b = find_ascii_ci(body.get(a..)?, b"</title>")? + a;
+    let a = crate::proto::find_ascii_ci(body, b"<title>")? + 7;
+    let b = crate::proto::find_ascii_ci(body.get(a..)?, b"</title>")? + a;
     let t = crate::proto::lossy(body.get(a..b)?);
     let s = t.trim();
     (!s.is_empty()).then(|| s.chars().take(120).collect())
-}
-
-/// Where `needle` (lowercase ASCII, starting with `<`) first occurs in
-/// `hay`, ASCII case ignored.
-fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b'<', hay).find(|&i| {
-        hay.get(i..i + needle.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-    })
 }
 
 fn is_iis8_plus(p: Option<&ServerProduct>) -> bool {
